@@ -1,0 +1,105 @@
+# mptcp.linux: every target installs what it needs (Debian packages, .venv) by itself.
+#   make demo   the lab up, playbooks/site.yml applied to it, a summary per host
+#   make test   lint, sanity, unit, kernel (namespaces), molecule: each stage timed
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.tmp/collections
+COLLECTION := $(COLLECTIONS)/ansible_collections/mptcp/linux
+LAB := $(BIN)/python $(CURDIR)/lab/lab.py
+DEMO_LAB := mptcp-lab
+
+# The podman settings that work on our machines; lab/README.md says why.
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+# Ansible finds this checkout as the collection mptcp.linux (and containers.podman,
+# which PyPI's ansible package carries, in the venv).
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(BIN):$(PATH)
+
+DEBIAN_PACKAGES := podman runc debootstrap iproute2 iperf3 python3-venv git
+
+# Run a stage, print its time, keep its exit status.
+define stage
+	@start=$$(date +%s); rc=0; $(MAKE) --no-print-directory $(1) || rc=$$?; \
+	 echo "== stage $(1): $$(( $$(date +%s) - start )) s, $$( [ $$rc = 0 ] && echo passed || echo FAILED )"; \
+	 exit $$rc
+endef
+
+.PHONY: help demo test lint sanity unit kernel molecule lab lab-down lab-images \
+        deps venv collection clean
+
+help:
+	@echo "make demo      lab up, playbooks/site.yml applied, summary per host"
+	@echo "make test      lint, sanity, unit, kernel, molecule (each stage timed)"
+	@echo "make lint | sanity | unit | kernel | molecule | lab | lab-down | lab-images"
+
+# --- what the targets need ---------------------------------------------------------------
+deps: .tmp/deps.stamp
+.tmp/deps.stamp: Makefile
+	@mkdir -p .tmp
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	   | grep -q '^install ok installed' || echo $$p; done); \
+	 if [ -n "$$missing" ]; then \
+	   echo "installing Debian packages: $$missing"; \
+	   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	 fi
+	@touch $@
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements/control.txt | .tmp/deps.stamp
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements/control.txt
+	@touch $@
+
+# The collection as Ansible and ansible-test look for it: ansible_collections/mptcp/linux.
+collection: $(COLLECTION)
+$(COLLECTION):
+	@mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+# --- tests -------------------------------------------------------------------------------
+test: venv collection
+	@echo "make test: lint, sanity, unit, kernel, molecule"
+	@rc=0; for s in lint sanity unit kernel molecule; do \
+	   $(MAKE) --no-print-directory timed-$$s || { rc=1; break; }; done; \
+	 $(LAB) down-all; exit $$rc
+
+timed-%:
+	$(call stage,$*)
+
+lint: venv collection
+	cd $(COLLECTION) && $(BIN)/ansible-lint --profile production
+
+sanity: venv collection
+	cd $(COLLECTION) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+unit: venv collection
+	$(BIN)/pytest -q tests/unit
+
+kernel: venv collection
+	$(BIN)/pytest -q tests/kernel
+
+molecule: venv collection lab-images
+	$(BIN)/molecule test --all
+
+# --- the lab -----------------------------------------------------------------------------
+lab-images: venv
+	$(LAB) build
+
+lab: venv collection
+	$(LAB) --name $(DEMO_LAB) up
+
+lab-down: venv
+	$(LAB) down-all
+
+demo: lab
+	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml playbooks/site.yml
+	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml playbooks/summary.yml
+
+clean: lab-down
+	rm -rf .tmp $(VENV) tests/output

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs inside the debootstrapped chroot of a lab image (lab.py build). Part of the image
+# recipe: editing this file changes the image's tag, so the next `make lab` rebuilds it.
+set -eu
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+
+# No service may start inside the chroot while packages install.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+chmod 0755 /usr/sbin/policy-rc.d
+
+apt-get update -q
+# --no-install-recommends keeps polkit and mptcpd (whose units fail in a container) out.
+apt-get install -y -q --no-install-recommends \
+    systemd systemd-sysv dbus network-manager iproute2 iputils-ping procps \
+    python3 python3-pyroute2 iperf3 mptcpize libmptcpwrap0 ca-certificates
+apt-get clean
+rm -rf /var/lib/apt/lists/*
+
+rm -f /usr/sbin/policy-rc.d
+
+# NetworkManager owns the interfaces; the lab gives it keyfile profiles at `up`.
+systemctl enable NetworkManager.service
+# Units that cannot work in a container or only slow the boot down.
+# (masking a unit the image does not have is harmless: it only links it to /dev/null)
+for unit in systemd-networkd-wait-online.service systemd-timesyncd.service \
+        apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
+        getty@tty1.service console-getty.service; do
+    systemctl mask "$unit"
+done
+
+# Every container gets its own machine-id at boot.
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id

@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""The lab: multi-homed Debian test hosts in podman containers on this machine.
+
+    lab.py build                 build the host images that are missing
+    lab.py up [--host NAME=DISTRO[:GROUP,...]]... [--subnet CIDR --subnet CIDR]
+    lab.py down                  remove every container and network of the lab
+    lab.py check-subnets CIDR... say whether the lab may use these subnets
+
+Each host boots systemd as PID 1 with NetworkManager running, has NET_ADMIN and one
+interface on each of the lab's two `--internal` networks (eth0, eth1), and gets a
+NetworkManager keyfile profile per interface (lab-eth0, lab-eth1). `up` writes an Ansible
+inventory to .lab/NAME/inventory.yml. Everything carries the label mptcp-lab=NAME, which
+is what `down` removes. Read ../shared/docs/lab.md (or lab/README.md) before changing
+addresses: a subnet that overlaps a route cuts this machine off its package registries.
+"""
+
+import argparse
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+LAB_DIR = Path(__file__).resolve().parent
+REPO_DIR = LAB_DIR.parent
+STATE_DIR = Path(os.environ.get("LAB_STATE_DIR", REPO_DIR / ".lab"))
+BUILD_DIR = STATE_DIR / "build"
+CONTAINERS_CONF = LAB_DIR / "containers.conf"
+IMAGE_SETUP = LAB_DIR / "image-setup.sh"
+
+DISTROS = {"debian12": "bookworm", "debian13": "trixie"}
+DEFAULT_HOSTS = ["mptcp-server=debian12:mptcp_servers", "mptcp-client=debian13:mptcp_clients"]
+# RFC 2544's benchmarking range: never a real network's, so never one of our routes.
+DEFAULT_SUBNETS = ["198.18.1.0/24", "198.18.2.0/24"]
+FIRST_HOST_OCTET = 10
+INTERFACES = ("eth0", "eth1")
+BOOT_TIMEOUT = 180
+
+
+class LabError(Exception):
+    """A failure with a message meant for the person running the lab."""
+
+
+def run(argv, check=True, capture=True, **kwargs):
+    env = dict(os.environ, CONTAINERS_CONF=str(CONTAINERS_CONF), LC_ALL="C")
+    result = subprocess.run(argv, env=env, text=True, check=False,
+                            stdout=subprocess.PIPE if capture else None,
+                            stderr=subprocess.PIPE if capture else None, **kwargs)
+    if check and result.returncode != 0:
+        raise LabError("%s failed (rc=%d): %s" % (" ".join(argv), result.returncode,
+                                                  (result.stderr or "").strip()))
+    return result
+
+
+# --- addresses -------------------------------------------------------------------------
+
+def apt_source_hosts():
+    """Hosts of the Debian mirrors this machine's apt uses (one-line and deb822 sources)."""
+    hosts = []
+    files = [Path("/etc/apt/sources.list")] + sorted(Path("/etc/apt/sources.list.d").glob("*"))
+    for path in files:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        for url in re.findall(r"(?:https?|ftp)://[^\s/]+", text):
+            hosts.append(url.split("://", 1)[1])
+    return hosts
+
+
+def pip_index_hosts():
+    """Hosts pip downloads from: its configured index, else PyPI's (named by pip itself)."""
+    hosts = []
+    configured = os.environ.get("PIP_INDEX_URL", "")
+    if configured:
+        hosts.append(re.sub(r"^\w+://([^/:]+).*$", r"\1", configured))
+    try:
+        from pip._internal.models.index import PyPI  # pylint: disable=import-outside-toplevel
+        hosts += [PyPI.netloc, PyPI.file_storage_domain]
+    except ImportError:
+        pass
+    return hosts
+
+
+def registry_addresses():
+    """Every address the package registries resolve to from here, by host name."""
+    addresses = {}
+    for host in sorted(set(apt_source_hosts() + pip_index_hosts())):
+        host = host.split(":")[0]
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except socket.gaierror:
+            continue  # not resolvable now: nothing of ours can take its route
+        for info in infos:
+            addresses.setdefault(ipaddress.ip_address(info[4][0].split("%")[0]), host)
+    return addresses
+
+
+def host_routes(ignore_devices=()):
+    """The machine's routes as (network, description), default routes left out."""
+    routes = []
+    for family in ("-4", "-6"):
+        out = run(["ip", "-j", family, "route", "show", "table", "all"], check=False).stdout
+        for route in json.loads(out or "[]"):
+            dst = route.get("dst", "")
+            if dst in ("default", "") or route.get("dev") in ignore_devices:
+                continue
+            if route.get("type") in ("broadcast", "multicast", "anycast"):
+                continue
+            try:
+                net = ipaddress.ip_network(dst, strict=False)
+            except ValueError:
+                continue
+            if net.prefixlen == 0:
+                continue
+            routes.append((net, "route %s dev %s" % (dst, route.get("dev", "?"))))
+    return routes
+
+
+def subnet_conflicts(subnets, routes, registries):
+    """Why each of these subnets may not be used, as readable strings (empty: all fine)."""
+    problems = []
+    nets = []
+    for text in subnets:
+        try:
+            nets.append(ipaddress.ip_network(text, strict=True))
+        except ValueError as exc:
+            problems.append("%s is not a subnet: %s" % (text, exc))
+    for i, net in enumerate(nets):
+        for other in nets[i + 1:]:
+            if net.overlaps(other):
+                problems.append("%s overlaps the lab's other subnet %s" % (net, other))
+        for route, what in routes:
+            if route.version == net.version and net.overlaps(route):
+                problems.append("%s overlaps this machine's %s" % (net, what))
+        for address, host in sorted(registries.items(), key=lambda kv: str(kv[0])):
+            if address in net:
+                problems.append("%s contains %s, where the package registry %s resolves"
+                                % (net, address, host))
+    return problems
+
+
+def refuse_bad_subnets(subnets, own_bridges=()):
+    problems = subnet_conflicts(subnets, host_routes(own_bridges), registry_addresses())
+    if problems:
+        raise LabError(
+            "refusing to create the lab's networks, since traffic for these addresses "
+            "would no longer reach this machine's routes or package registries:\n  - "
+            + "\n  - ".join(problems)
+            + "\nPick subnets inside 198.18.0.0/15 that no route uses (--subnet).")
+
+
+# --- images ----------------------------------------------------------------------------
+
+def image_name(distro):
+    """The image tag: a hash of everything that goes into it, so a changed recipe rebuilds."""
+    recipe = hashlib.sha256()
+    recipe.update(DISTROS[distro].encode())
+    recipe.update(IMAGE_SETUP.read_bytes())
+    return "localhost/mptcp-lab-%s:%s" % (distro, recipe.hexdigest()[:12])
+
+
+def debian_mirror():
+    mirror = os.environ.get("LAB_MIRROR")
+    if mirror:
+        return mirror
+    for path in [Path("/etc/apt/sources.list")] + sorted(Path("/etc/apt/sources.list.d").glob("*")):
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        found = re.search(r"(https?://[^\s]+/debian)/?(?:\s|$)", text)
+        if found:
+            return found.group(1)
+    raise LabError("no Debian mirror found in this machine's apt sources: set LAB_MIRROR")
+
+
+def build_image(distro):
+    name = image_name(distro)
+    if run(["podman", "image", "exists", name], check=False).returncode == 0:
+        print("image %s: present, reused" % name)
+        return name
+    started = time.monotonic()
+    root = BUILD_DIR / name.rsplit("/", 1)[1].replace(":", "-")
+    if root.exists():
+        unmount_below(root)
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    print("image %s: building from Debian %s" % (name, DISTROS[distro]), flush=True)
+    try:
+        run(["debootstrap", "--variant=minbase", DISTROS[distro], str(root), debian_mirror()])
+        shutil.copy(IMAGE_SETUP, root / "tmp/image-setup.sh")
+        shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+        for source, target, kind in (("proc", "proc", "proc"), ("/dev", "dev", None),
+                                     ("sysfs", "sys", "sysfs")):
+            argv = ["mount", "-t", kind, source, str(root / target)] if kind else \
+                ["mount", "--bind", source, str(root / target)]
+            run(argv)
+        run(["chroot", str(root), "/bin/sh", "/tmp/image-setup.sh"])
+    finally:
+        unmount_below(root)
+    (root / "tmp/image-setup.sh").unlink()
+    (root / "etc/resolv.conf").unlink()
+    tar = subprocess.Popen(["tar", "-C", str(root), "--numeric-owner", "-c", "."],
+                           stdout=subprocess.PIPE)
+    run(["podman", "import", "--change", "CMD [\"/sbin/init\"]",
+         "--change", "ENV container=podman", "-", name], stdin=tar.stdout)
+    if tar.wait() != 0:
+        raise LabError("tar of %s failed" % root)
+    shutil.rmtree(root)
+    print("image %s: built in %.0f s" % (name, time.monotonic() - started))
+    return name
+
+
+def unmount_below(root):
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(str(root) + "/")), reverse=True):
+        run(["umount", "-l", mount], check=False)
+
+
+# --- hosts -----------------------------------------------------------------------------
+
+def parse_host(spec):
+    match = re.fullmatch(r"([a-z][a-z0-9-]{0,40})=(\w+)(?::([\w,]+))?", spec)
+    if not match or match.group(2) not in DISTROS:
+        raise LabError("bad --host %r: expected NAME=DISTRO[:GROUP,...] with DISTRO one of %s"
+                       % (spec, ", ".join(DISTROS)))
+    groups = [g for g in (match.group(3) or "").split(",") if g]
+    return {"name": match.group(1), "distro": match.group(2), "groups": groups}
+
+
+def keyfile(lab, iface, address, prefixlen, gateway, metric):
+    """A NetworkManager profile with the address podman gave the interface."""
+    return "\n".join([
+        "[connection]",
+        "id=lab-%s" % iface,
+        "uuid=%s" % uuid.uuid5(uuid.NAMESPACE_DNS, "%s.%s.%s" % (iface, address, lab)),
+        "type=ethernet",
+        "interface-name=%s" % iface,
+        "autoconnect=true",
+        "",
+        "[ipv4]",
+        "method=manual",
+        "address1=%s/%d,%s" % (address, prefixlen, gateway),
+        "route-metric=%d" % metric,
+        "",
+        "[ipv6]",
+        "method=disabled",
+        "",
+    ])
+
+
+def network_names(lab):
+    return ["%s-net%d" % (lab, i + 1) for i in range(len(INTERFACES))]
+
+
+def ensure_networks(lab, subnets):
+    names = network_names(lab)
+    existing = {}
+    for name in names:
+        result = run(["podman", "network", "inspect", name], check=False)
+        if result.returncode == 0:
+            existing[name] = json.loads(result.stdout)[0]
+    own_bridges = [net.get("network_interface") for net in existing.values()]
+    refuse_bad_subnets(subnets, own_bridges)
+    for name, subnet in zip(names, subnets):
+        if name in existing:
+            have = [s.get("subnet") for s in existing[name].get("subnets", [])]
+            if subnet not in have:
+                raise LabError("network %s exists with subnet %s, not %s: run `make lab-down`"
+                               % (name, have, subnet))
+            continue
+        run(["podman", "network", "create", "--internal", "--subnet", subnet,
+             "--label", "mptcp-lab=%s" % lab, name])
+    return names
+
+
+def up(lab, host_specs, subnets):
+    hosts = [parse_host(spec) for spec in host_specs]
+    if len({h["name"] for h in hosts}) != len(hosts):
+        raise LabError("host names must be unique: %s" % host_specs)
+    if len(subnets) != len(INTERFACES):
+        raise LabError("the lab needs exactly %d subnets, got %s" % (len(INTERFACES), subnets))
+    started = time.monotonic()
+    nets = [ipaddress.ip_network(s) for s in subnets]
+    if len(hosts) + FIRST_HOST_OCTET >= nets[0].num_addresses - 1:
+        raise LabError("too many hosts for subnet %s" % nets[0])
+    networks = ensure_networks(lab, subnets)
+    images = {d: build_image(d) for d in sorted({h["distro"] for h in hosts})}
+    workdir = Path(tempfile.mkdtemp(prefix="lab-"))
+    try:
+        for index, host in enumerate(hosts):
+            host["addresses"] = {}
+            argv = ["podman", "create", "--name", host["name"], "--hostname", host["name"],
+                    "--label", "mptcp-lab=%s" % lab, "--systemd=always",
+                    "--cap-add", "NET_ADMIN", "--security-opt", "unmask=/proc/sys"]
+            profiles = workdir / host["name"]
+            profiles.mkdir()
+            for i, (iface, net, network) in enumerate(zip(INTERFACES, nets, networks)):
+                address = str(net.network_address + FIRST_HOST_OCTET + index)
+                host["addresses"][iface] = address
+                argv += ["--network", "%s:ip=%s,interface_name=%s" % (network, address, iface)]
+                profile = profiles / ("lab-%s.nmconnection" % iface)
+                profile.write_text(keyfile(lab, iface, address, net.prefixlen,
+                                           str(net.network_address + 1), 100 * (i + 1)))
+                profile.chmod(0o600)
+            run(["podman", "rm", "-f", "-t", "0", host["name"]], check=False)
+            run(argv + [images[host["distro"]], "/sbin/init"])
+            run(["podman", "cp", str(profiles) + "/.",
+                 "%s:/etc/NetworkManager/system-connections/" % host["name"]])
+            run(["podman", "start", host["name"]])
+    finally:
+        shutil.rmtree(workdir)
+    for host in hosts:
+        wait_for_boot(host["name"])
+    inventory = write_inventory(lab, hosts)
+    print("lab %s up in %.0f s: %s; inventory %s" % (
+        lab, time.monotonic() - started,
+        ", ".join("%s (%s %s)" % (h["name"], h["distro"], "/".join(h["addresses"].values()))
+                  for h in hosts), inventory))
+    return inventory
+
+
+def wait_for_boot(name):
+    """Until systemd finished booting and NetworkManager activated both lab profiles."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    state = ""
+    while time.monotonic() < deadline:
+        state = run(["podman", "exec", name, "systemctl", "is-system-running"],
+                    check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            active = run(["podman", "exec", name, "nmcli", "-g", "NAME", "connection", "show",
+                          "--active"], check=False).stdout.split()
+            if all("lab-%s" % iface in active for iface in INTERFACES):
+                if state == "degraded":
+                    failed = run(["podman", "exec", name, "systemctl", "--failed", "--plain",
+                                  "--no-legend"], check=False).stdout.strip()
+                    print("%s: booted degraded, failed units: %s" % (name, failed))
+                return
+            state = "NetworkManager has not activated lab-eth0 and lab-eth1 (active: %s)" % active
+        time.sleep(1)
+    raise LabError("%s did not finish booting in %d s: %s" % (name, BOOT_TIMEOUT, state))
+
+
+def write_inventory(lab, hosts):
+    groups = {}
+    for host in hosts:
+        for group in host["groups"] + [host["distro"]]:
+            groups.setdefault(group, {"hosts": {}})["hosts"][host["name"]] = None
+    inventory = {"all": {
+        "vars": {"ansible_connection": "containers.podman.podman",
+                 "ansible_python_interpreter": "/usr/bin/python3",
+                 "lab_name": lab},
+        "hosts": {h["name"]: {"lab_distro": h["distro"], "lab_addresses": h["addresses"]}
+                  for h in hosts},
+        "children": groups,
+    }}
+    path = STATE_DIR / lab / "inventory.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # JSON is YAML: Ansible's yaml inventory plugin reads it, and lab.py needs no PyYAML.
+    path.write_text("# Written by lab/lab.py up; removed by lab/lab.py down.\n"
+                    + json.dumps(inventory, indent=2) + "\n")
+    return path
+
+
+def down(lab=None):
+    """Remove one lab's containers, networks and state; all labs' with lab=None."""
+    label = "label=mptcp-lab=%s" % lab if lab else "label=mptcp-lab"
+    names = run(["podman", "ps", "-a", "--filter", label, "--format", "{{.Names}}"]).stdout.split()
+    if names:
+        run(["podman", "rm", "-f", "-t", "0"] + names)
+    nets = run(["podman", "network", "ls", "--filter", label, "--format", "{{.Name}}"]).stdout.split()
+    if nets:
+        run(["podman", "network", "rm", "-f"] + nets)
+    for state in [STATE_DIR / lab] if lab else [p for p in STATE_DIR.glob("*") if p != BUILD_DIR]:
+        shutil.rmtree(state, ignore_errors=True)
+    print("lab %s down: removed %d containers, %d networks"
+          % (lab or "(all)", len(names), len(nets)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--name", default=os.environ.get("LAB_NAME", "mptcp-lab"),
+                        help="the lab's name: label, network and state directory prefix")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build the images that are missing")
+    build.add_argument("distros", nargs="*", metavar="DISTRO",
+                       help="any of %s (default: all)" % ", ".join(sorted(DISTROS)))
+    start = sub.add_parser("up", help="start the lab's hosts and write its inventory")
+    start.add_argument("--host", action="append", dest="hosts",
+                       help="NAME=DISTRO[:GROUP,...], repeatable (default: %s)"
+                       % " ".join(DEFAULT_HOSTS))
+    start.add_argument("--subnet", action="append", dest="subnets",
+                       help="two IPv4 subnets (default: %s)" % " ".join(DEFAULT_SUBNETS))
+    sub.add_parser("down", help="remove the lab's containers, networks and state")
+    sub.add_parser("down-all", help="remove every lab's containers, networks and state")
+    check = sub.add_parser("check-subnets", help="refuse subnets that overlap routes or registries")
+    check.add_argument("subnets", nargs="+")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", args.name):
+        parser.error("bad --name %r" % args.name)
+    try:
+        if args.command == "build":
+            unknown = sorted(set(args.distros) - set(DISTROS))
+            if unknown:
+                raise LabError("unknown distro %s: choose from %s" % (unknown, sorted(DISTROS)))
+            for distro in args.distros or sorted(DISTROS):
+                build_image(distro)
+        elif args.command == "up":
+            up(args.name, args.hosts or DEFAULT_HOSTS, args.subnets or DEFAULT_SUBNETS)
+        elif args.command == "down":
+            down(args.name)
+        elif args.command == "down-all":
+            down()
+        elif args.command == "check-subnets":
+            refuse_bad_subnets(args.subnets)
+            print("subnets usable: %s" % " ".join(args.subnets))
+    except LabError as exc:
+        print("lab: %s" % exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
