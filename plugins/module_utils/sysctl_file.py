@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sysctl files: the line syntax systemd-sysctl reads, and the one file the module owns
+(a header line, then one `key = value` per line, keys sorted), written atomically."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import tempfile
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
+    PREFIX,
+    parse_found_value,
+)
+
+HEADER = "# Managed by Ansible (mptcp.linux.mptcp_sysctl): edits here are overwritten."
+FILE_MODE = 0o644
+_SEPARATOR = re.compile(r"[./]")
+
+
+def normalise_key(key):
+    """A sysctl name in its dotted form. As systemd-sysctl does: when the first separator
+    is a slash, slashes and dots swap (net/mptcp/enabled is net.mptcp.enabled)."""
+    key = key.strip()
+    first = _SEPARATOR.search(key)
+    if first and first.group() == "/":
+        key = key.translate(str.maketrans("./", "/."))
+    return key
+
+
+def is_glob(key):
+    return any(char in key for char in "*?[")
+
+
+class Assignment:
+    """One line of a sysctl file. value is None for systemd's `-key` line, which keeps a
+    key out of glob assignments."""
+
+    def __init__(self, key, value, lineno):
+        self.key = key
+        self.value = value
+        self.lineno = lineno
+
+    def is_glob(self):
+        return is_glob(self.key)
+
+
+def parse_assignments(text):
+    """The assignments of a sysctl file, in order; comments, blank and malformed lines
+    (which systemd-sysctl skips too) are left out."""
+    result = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        excluded = line.startswith("-")
+        if excluded:
+            line = line[1:]
+        if "=" in line:
+            key, value = line.split("=", 1)
+            result.append(Assignment(normalise_key(key), value.strip(), lineno))
+        elif excluded and line.strip():
+            result.append(Assignment(normalise_key(line), None, lineno))
+    return result
+
+
+def read_text(path):
+    """The file's text, or None when there is no such file."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+    except (IOError, OSError) as error:
+        if not os.path.lexists(path):
+            return None
+        raise MptcpError("cannot read %s: %s" % (path, error))
+
+
+def check_path(path, root="/"):
+    """The owned file must be a file we may own: absolute, in an existing directory, and
+    not the distribution's /etc/sysctl.conf."""
+    if not os.path.isabs(path):
+        raise ValidationError("path=%s: must be an absolute path" % path)
+    if os.path.isdir(path):
+        raise ValidationError("path=%s: is a directory; give a file like "
+                              "/etc/sysctl.d/90-mptcp.conf" % path)
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise ValidationError("path=%s: the directory %s does not exist" % (path, directory))
+    sysctl_conf = os.path.realpath(os.path.join(root, "etc/sysctl.conf"))
+    if os.path.realpath(path) == sysctl_conf:
+        raise ValidationError("path=%s: is /etc/sysctl.conf, which belongs to the "
+                              "distribution; give a file of its own like "
+                              "/etc/sysctl.d/90-mptcp.conf" % path)
+
+
+class OwnedFile:
+    """The module's own file: its text (None when absent) and its assignments, last one
+    winning, keyed by dotted name."""
+
+    def __init__(self, path, text):
+        self.path = path
+        self.text = text
+        self.entries = {}
+        for assignment in parse_assignments(text or ""):
+            if assignment.value is not None:
+                self.entries[assignment.key] = assignment.value
+
+    def mptcp_values(self, entries=None):
+        """{short name: normalised value} of the net.mptcp keys."""
+        entries = self.entries if entries is None else entries
+        return dict((key[len(PREFIX):], parse_found_value(key[len(PREFIX):], value))
+                    for key, value in entries.items()
+                    if key.startswith(PREFIX) and not is_glob(key))
+
+    def entries_after(self, state, wanted):
+        """The entries once `wanted` ({short name: value}) is applied: set for present,
+        dropped for absent. Keys of other subsystems someone put here are kept."""
+        entries = dict(self.entries)
+        for short, value in wanted.items():
+            if state == "present":
+                entries[PREFIX + short] = str(value)
+            else:
+                entries.pop(PREFIX + short, None)
+        return entries
+
+
+def render(entries):
+    """The owned file's text, or None when no entry is left (the file is then removed)."""
+    if not entries:
+        return None
+    lines = [HEADER] + ["%s = %s" % (key, entries[key]) for key in sorted(entries)]
+    return "\n".join(lines) + "\n"
+
+
+def _fail_write(path, error):
+    return MptcpError(
+        "cannot write %s: %s (is %s read-only or full?); the file was left as it was"
+        % (path, os.strerror(error.errno) if error.errno else error, os.path.dirname(path)))
+
+
+def stage(path, text):
+    """Write `text` to a hidden temporary file next to `path` (so the final rename is
+    atomic), root-owned 0644, flushed to disk. Returns the temporary file's path; on a
+    failure removes it and raises: no partial file is ever left."""
+    directory, name = os.path.split(path)
+    temp = None
+    try:
+        # No .conf suffix: systemd-sysctl must never read a left-over temporary file.
+        fd, temp = tempfile.mkstemp(dir=directory, prefix="." + name + ".", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        _set_owner_and_mode(temp)
+    except (IOError, OSError) as error:
+        discard(temp)
+        raise _fail_write(path, error)
+    return temp
+
+
+def _set_owner_and_mode(path):
+    os.chmod(path, FILE_MODE)
+    if os.geteuid() == 0:
+        os.chown(path, 0, 0)
+
+
+def discard(temp):
+    if temp is not None and os.path.lexists(temp):
+        os.unlink(temp)
+
+
+def commit(module, temp, path):
+    """Move the staged file into place. atomic_move keeps an existing file's mode and
+    owner, so set ours again afterwards."""
+    module.atomic_move(temp, path)
+    try:
+        _set_owner_and_mode(path)
+    except (IOError, OSError) as error:
+        raise MptcpError("wrote %s but cannot make it root-owned 0644: %s" % (path, error))
+
+
+def remove(path):
+    try:
+        os.unlink(path)
+    except (IOError, OSError) as error:
+        raise MptcpError("cannot remove %s: %s" % (path, os.strerror(error.errno)))
