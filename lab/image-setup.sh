@@ -18,8 +18,20 @@ rm -rf /var/lib/apt/lists/*
 
 rm -f /usr/sbin/policy-rc.d
 
-# NetworkManager owns the interfaces; the lab gives it keyfile profiles at `up`.
+# NetworkManager owns the interfaces; the lab gives it keyfile profiles at `up`. Podman
+# has already put the addresses on eth0/eth1 when NetworkManager starts: without
+# keep-configuration=no it would only "assume" them in generated in-memory profiles and
+# never activate ours (seen on NM 1.42).
 systemctl enable NetworkManager.service
+cat > /etc/NetworkManager/conf.d/50-lab.conf <<'CONF'
+[main]
+no-auto-default=*
+
+[device-lab]
+match-device=interface-name:eth*
+keep-configuration=no
+CONF
+rm -f /etc/NetworkManager/dispatcher.d/01-ifupdown
 # Units that cannot work in a container or only slow the boot down.
 # (masking a unit the image does not have is harmless: it only links it to /dev/null)
 for unit in systemd-networkd-wait-online.service systemd-timesyncd.service \

@@ -216,8 +216,18 @@ def build_image(distro):
     if tar.wait() != 0:
         raise LabError("tar of %s failed" % root)
     shutil.rmtree(root)
+    prune_older_images(name)
     print("image %s: built in %.0f s" % (name, time.monotonic() - started))
     return name
+
+
+def prune_older_images(name):
+    """Images of an older recipe of the same distro are never used again: free their disk."""
+    repository = name.rsplit(":", 1)[0]
+    tags = run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", repository]).stdout
+    for tag in tags.split():
+        if tag != name:
+            run(["podman", "rmi", tag], check=False)
 
 
 def unmount_below(root):
