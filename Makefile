@@ -1,6 +1,6 @@
 # mptcp.linux: every target installs what it needs (Debian packages, .venv) by itself.
 #   make demo   the lab up, playbooks/site.yml applied to it, a summary per host
-#   make test   lint, sanity, unit, kernel (namespaces), molecule: each stage timed
+#   make test   lint, sanity, unit, kernel (namespaces), integration (lab), molecule: timed
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -29,13 +29,13 @@ define stage
 	 exit $$rc
 endef
 
-.PHONY: help demo test lint sanity unit kernel molecule lab lab-down lab-images \
+.PHONY: help demo test lint sanity unit kernel integration molecule lab lab-down lab-images \
         deps venv collection clean
 
 help:
 	@echo "make demo      lab up, playbooks/site.yml applied, summary per host"
-	@echo "make test      lint, sanity, unit, kernel, molecule (each stage timed)"
-	@echo "make lint | sanity | unit | kernel | molecule | lab | lab-down | lab-images"
+	@echo "make test      lint, sanity, unit, kernel, integration, molecule (each stage timed)"
+	@echo "make lint | sanity | unit | kernel | integration | molecule | lab | lab-down | lab-images"
 
 # --- what the targets need ---------------------------------------------------------------
 deps: .tmp/deps.stamp
@@ -64,8 +64,8 @@ $(COLLECTION):
 
 # --- tests -------------------------------------------------------------------------------
 test: venv collection
-	@echo "make test: lint, sanity, unit, kernel, molecule"
-	@rc=0; for s in lint sanity unit kernel molecule; do \
+	@echo "make test: lint, sanity, unit, kernel, integration, molecule"
+	@rc=0; for s in lint sanity unit kernel integration molecule; do \
 	   $(MAKE) --no-print-directory timed-$$s || { rc=1; break; }; done; \
 	 $(LAB) down-all; exit $$rc
 
@@ -83,6 +83,9 @@ unit: venv collection
 
 kernel: venv collection
 	$(BIN)/pytest -q tests/kernel
+
+integration: venv collection lab-images
+	$(BIN)/pytest -q tests/lab
 
 molecule: venv collection lab-images
 	$(BIN)/molecule test --all

@@ -91,7 +91,7 @@ def pip_index_hosts():
 
 
 def registry_addresses():
-    """Every address the package registries resolve to from here, by host name."""
+    """Every address the package registries resolve to from here, with the names behind it."""
     addresses = {}
     for host in sorted(set(apt_source_hosts() + pip_index_hosts())):
         host = host.split(":")[0]
@@ -100,7 +100,8 @@ def registry_addresses():
         except socket.gaierror:
             continue  # not resolvable now: nothing of ours can take its route
         for info in infos:
-            addresses.setdefault(ipaddress.ip_address(info[4][0].split("%")[0]), host)
+            address = ipaddress.ip_address(info[4][0].split("%")[0])
+            addresses.setdefault(address, set()).add(host)
     return addresses
 
 
@@ -141,10 +142,10 @@ def subnet_conflicts(subnets, routes, registries):
         for route, what in routes:
             if route.version == net.version and net.overlaps(route):
                 problems.append("%s overlaps this machine's %s" % (net, what))
-        for address, host in sorted(registries.items(), key=lambda kv: str(kv[0])):
+        for address, hosts in sorted(registries.items(), key=lambda kv: str(kv[0])):
             if address in net:
-                problems.append("%s contains %s, where the package registry %s resolves"
-                                % (net, address, host))
+                problems.append("%s contains %s, where the package registries %s resolve"
+                                % (net, address, ", ".join(sorted(hosts))))
     return problems
 
 
@@ -293,8 +294,11 @@ def ensure_networks(lab, subnets):
     return names
 
 
-def up(lab, host_specs, subnets):
+def up(lab, host_specs, subnets, without_mptcp=()):
     hosts = [parse_host(spec) for spec in host_specs]
+    unknown = sorted(set(without_mptcp) - {h["name"] for h in hosts})
+    if unknown:
+        raise LabError("--without-mptcp names no host of this lab: %s" % unknown)
     if len({h["name"] for h in hosts}) != len(hosts):
         raise LabError("host names must be unique: %s" % host_specs)
     if len(subnets) != len(INTERFACES):
@@ -312,6 +316,10 @@ def up(lab, host_specs, subnets):
             argv = ["podman", "create", "--name", host["name"], "--hostname", host["name"],
                     "--label", "mptcp-lab=%s" % lab, "--systemd=always",
                     "--cap-add", "NET_ADMIN", "--security-opt", "unmask=/proc/sys"]
+            if host["name"] in without_mptcp:
+                # What a kernel without CONFIG_MPTCP shows: no net.mptcp settings. (The
+                # kernel is this machine's, so this is as close as a container gets.)
+                argv += ["--security-opt", "mask=/proc/sys/net/mptcp"]
             profiles = workdir / host["name"]
             profiles.mkdir()
             for i, (iface, net, network) in enumerate(zip(INTERFACES, nets, networks)):
@@ -410,6 +418,8 @@ def main(argv=None):
                        % " ".join(DEFAULT_HOSTS))
     start.add_argument("--subnet", action="append", dest="subnets",
                        help="two IPv4 subnets (default: %s)" % " ".join(DEFAULT_SUBNETS))
+    start.add_argument("--without-mptcp", action="append", default=[], metavar="NAME",
+                       help="this host sees no net.mptcp settings, like a kernel without MPTCP")
     sub.add_parser("down", help="remove the lab's containers, networks and state")
     sub.add_parser("down-all", help="remove every lab's containers, networks and state")
     check = sub.add_parser("check-subnets", help="refuse subnets that overlap routes or registries")
@@ -425,7 +435,8 @@ def main(argv=None):
             for distro in args.distros or sorted(DISTROS):
                 build_image(distro)
         elif args.command == "up":
-            up(args.name, args.hosts or DEFAULT_HOSTS, args.subnets or DEFAULT_SUBNETS)
+            up(args.name, args.hosts or DEFAULT_HOSTS, args.subnets or DEFAULT_SUBNETS,
+               args.without_mptcp)
         elif args.command == "down":
             down(args.name)
         elif args.command == "down-all":

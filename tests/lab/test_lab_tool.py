@@ -1,0 +1,163 @@
+"""The lab itself (lab/lab.py): the subnet refusal, hosts as documented, a clean teardown,
+and the role's preflight on a host that has MPTCP and on one that shows none."""
+
+import importlib.util
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB_PY = os.path.join(REPO, "lab", "lab.py")
+ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(REPO, "lab", "containers.conf"),
+           ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), LC_ALL="C.UTF-8")
+NAME = "pytest-lab"
+SUBNETS = ["198.18.41.0/24", "198.18.42.0/24"]
+
+spec = importlib.util.spec_from_file_location("lab", LAB_PY)
+lab = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lab)
+
+
+def run(argv, check=True):
+    result = subprocess.run(argv, capture_output=True, text=True, env=ENV, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError("%s: rc=%d\n%s\n%s" % (argv, result.returncode, result.stdout,
+                                                    result.stderr))
+    return result
+
+
+def lab_cli(*args, check=True):
+    return run([sys.executable, LAB_PY, "--name", NAME] + list(args), check=check)
+
+
+def labelled(kind, name=NAME):
+    return run(["podman", kind, "ls"] + (["-a"] if kind == "container" else [])
+               + ["--filter", "label=mptcp-lab=%s" % name, "--format", "{{.Name}}"]
+               ).stdout.split()
+
+
+def routes():
+    return sorted(json.dumps(r, sort_keys=True) for r in json.loads(
+        run(["ip", "-j", "route", "show", "table", "all"]).stdout))
+
+
+ROUTE = [(ipaddress.ip_network("192.0.2.0/24"), "route 192.0.2.0/24 dev eth0")]
+REGISTRY = {ipaddress.ip_address("203.0.113.80"): {"mirror.example", "pypi.example"}}
+
+
+@pytest.mark.parametrize("subnets, problem", [
+    (["192.0.2.0/25", "198.18.2.0/24"], "192.0.2.0/25 overlaps this machine's route 192.0.2.0/24"),
+    (["192.0.0.0/16", "198.18.2.0/24"], "192.0.0.0/16 overlaps this machine's route"),
+    (["203.0.113.0/24", "198.18.2.0/24"], "contains 203.0.113.80, where the package registries "
+                                          "mirror.example, pypi.example resolve"),
+    (["198.18.1.0/24", "198.18.0.0/16"], "198.18.1.0/24 overlaps the lab's other subnet"),
+    (["198.18.1.1/24", "198.18.2.0/24"], "198.18.1.1/24 is not a subnet"),
+    (["banana", "198.18.2.0/24"], "banana is not a subnet"),
+])
+def test_conflicting_subnets_are_named(subnets, problem):
+    problems = lab.subnet_conflicts(subnets, ROUTE, REGISTRY)
+    assert any(problem in p for p in problems), problems
+
+
+def test_benchmark_range_is_fine():
+    assert lab.subnet_conflicts(["198.18.1.0/24", "198.18.2.0/24"], ROUTE, REGISTRY) == []
+
+
+def test_this_machines_registries_are_found():
+    """The refusal only protects what it knows: the apt mirrors and PyPI must be resolved."""
+    hosts = set().union(*lab.registry_addresses().values())
+    assert set(lab.pip_index_hosts()) & hosts
+    assert set(h.split(":")[0] for h in lab.apt_source_hosts()) & hosts
+
+
+def test_up_refuses_a_subnet_on_a_route_and_creates_nothing():
+    before = routes()
+    own = ipaddress.ip_network(json.loads(run(["ip", "-j", "-4", "route", "show", "default"])
+                                          .stdout)[0]["gateway"] + "/32")
+    result = lab_cli("up", "--subnet", str(own.supernet(new_prefix=24)),
+                     "--subnet", "198.18.43.0/24", check=False)
+    assert result.returncode == 1
+    assert "refusing to create the lab's networks" in result.stderr
+    assert "overlaps this machine's route" in result.stderr
+    assert labelled("container") == [] and labelled("network") == []
+    assert routes() == before
+
+
+@pytest.fixture(scope="module")
+def running_lab():
+    before = routes()
+    try:
+        lab_cli("up", "--host", "lab-a=debian12:mptcp_servers", "--host", "lab-b=debian13",
+                "--without-mptcp", "lab-b", "--subnet", SUBNETS[0], "--subnet", SUBNETS[1])
+        with open(os.path.join(REPO, ".lab", NAME, "inventory.yml")) as handle:
+            yield json.loads(handle.read().split("\n", 1)[1])
+    finally:
+        lab_cli("down")
+    assert labelled("container") == [] and labelled("network") == []
+    assert not os.path.exists(os.path.join(REPO, ".lab", NAME))
+    assert routes() == before
+
+
+def podman_exec(host, *argv, check=True):
+    return run(["podman", "exec", host] + list(argv), check=check)
+
+
+def test_inventory_describes_the_hosts(running_lab):
+    hosts = running_lab["all"]["hosts"]
+    assert hosts["lab-a"] == {"lab_distro": "debian12",
+                              "lab_addresses": {"eth0": "198.18.41.10", "eth1": "198.18.42.10"}}
+    assert hosts["lab-b"]["lab_addresses"] == {"eth0": "198.18.41.11", "eth1": "198.18.42.11"}
+    assert list(running_lab["all"]["children"]["mptcp_servers"]["hosts"]) == ["lab-a"]
+    assert running_lab["all"]["vars"]["ansible_connection"] == "containers.podman.podman"
+
+
+@pytest.mark.parametrize("host, nm_version", [("lab-a", "1.42."), ("lab-b", "1.52.")])
+def test_hosts_boot_systemd_with_network_manager(running_lab, host, nm_version):
+    assert podman_exec(host, "cat", "/proc/1/comm").stdout.strip() == "systemd"
+    assert podman_exec(host, "NetworkManager", "--version").stdout.startswith(nm_version)
+    active = podman_exec(host, "nmcli", "-g", "NAME,DEVICE", "connection", "show",
+                         "--active").stdout.split()
+    assert {"lab-eth0:eth0", "lab-eth1:eth1"} <= set(active)
+
+
+def test_hosts_reach_each_other_on_both_networks(running_lab):
+    for address in running_lab["all"]["hosts"]["lab-b"]["lab_addresses"].values():
+        podman_exec("lab-a", "ping", "-c", "1", "-W", "2", address)
+
+
+def test_a_restart_keeps_interface_names_and_addresses(running_lab):
+    run(["podman", "restart", "-t", "0", "lab-a"])
+    lab.wait_for_boot("lab-a")
+    addresses = {a["ifname"]: a["addr_info"][0]["local"] for a in json.loads(
+        podman_exec("lab-a", "ip", "-j", "-4", "address", "show").stdout) if a["ifname"] != "lo"}
+    assert addresses == running_lab["all"]["hosts"]["lab-a"]["lab_addresses"]
+
+
+def test_net_mptcp_is_writable_in_the_hosts(running_lab):
+    """/proc/sys is unmasked (lab.md): the sysctl module and systemd-sysctl need it."""
+    podman_exec("lab-a", "sysctl", "-w", "net.mptcp.add_addr_timeout=61")
+    assert podman_exec("lab-a", "cat", "/proc/sys/net/mptcp/add_addr_timeout").stdout == "61\n"
+
+
+def role_run(limit):
+    playbook = os.path.join(REPO, "playbooks", "site.yml")
+    inventory = os.path.join(REPO, ".lab", NAME, "inventory.yml")
+    return run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory,
+                "--limit", limit, playbook], check=False)
+
+
+def test_preflight_reports_the_kernels_settings(running_lab):
+    result = role_run("lab-a")
+    assert result.returncode == 0, result.stdout
+    assert "MPTCP supported, net.mptcp.enabled=1" in result.stdout
+
+
+def test_preflight_fails_clearly_without_mptcp(running_lab):
+    result = role_run("lab-b")
+    assert result.returncode == 2, result.stdout
+    assert "MPTCP is not available in the running kernel of lab-b" in result.stdout
+    assert "CONFIG_MPTCP=y" in result.stdout
