@@ -72,7 +72,7 @@ def read_snapshot(root="/"):
 
 def _write(root, short, value):
     path = os.path.join(proc_dir(root), short)
-    fd = os.open(path, os.O_WRONLY)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, (render_value(value) + "\n").encode("ascii"))
     finally:
