@@ -87,7 +87,8 @@ def _why(error):
     if error.errno in (errno.EACCES, errno.EPERM):
         return ("this process may not change it (it needs CAP_NET_ADMIN in the owner of the "
                 "network namespace): become root, or use runtime=false to only persist it")
-    if error.errno == errno.EINVAL:
+    if error.errno in (errno.EINVAL, errno.ENOENT):
+        # ENOENT: a scheduler or path manager name the kernel does not have.
         return "the kernel refused the value"
     return "the write failed"
 

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 
 import pytest
 
@@ -19,6 +20,13 @@ def _run(argv, check=True):
     if check and result.returncode != 0:
         raise AssertionError("%s: rc=%d %s" % (argv, result.returncode, result.stderr))
     return result
+
+
+def ip_runner(argv):
+    """run(argv) -> (rc, stdout, stderr), as the collection's iproute2 backend expects it,
+    for tests and benchmarks that use the module_utils directly (modules use run_command)."""
+    result = _run(argv, check=False)
+    return result.returncode, result.stdout, result.stderr
 
 
 class Netns:
@@ -69,17 +77,43 @@ def netns():
         _run(["ip", "netns", "delete", name], check=False)
 
 
-def run_module(module, args, check_mode=False, diff=True, inside_netns=None):
+# Runs argv lists (json in argv[1]), then the program after "--", then more argv lists
+# (json in argv[2]) with their output on stderr; exits with the program's status.
+_IN_PRIVATE_MOUNTS = """
+import json, subprocess, sys
+for argv in json.loads(sys.argv[1]):
+    subprocess.run(argv, check=True)
+rc = subprocess.run(sys.argv[4:]).returncode
+for argv in json.loads(sys.argv[2]):
+    subprocess.run(argv, check=True, stdout=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def private_mounts_argv(before, after=()):
+    """An argv prefix (run_module's `wrap`) running the program in a mount namespace of its
+    own, after the commands `before` (argv lists like ["mount", "-o", "remount,bind,ro",
+    "/proc/sys"]) and followed by the commands `after` (to copy out what a test checks).
+    The host's mounts are never changed."""
+    return ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-c",
+            _IN_PRIVATE_MOUNTS, json.dumps(list(before)), json.dumps(list(after)), "--"]
+
+
+def run_module(module, args, check_mode=False, diff=True, inside_netns=None, wrap=None):
     """Run mptcp.linux.MODULE through `ansible localhost` and return its result dict.
 
     inside_netns: run the whole module process in that namespace (for /proc/sys/net,
-    which belongs to the namespace of the process reading it)."""
+    which belongs to the namespace of the process reading it).
+    wrap: an argv prefix to run `ansible` under (inside the namespace), e.g. from the
+    private_mounts fixture."""
     argv = [ANSIBLE, "localhost", "-c", "local", "-m", "mptcp.linux." + module,
             "-a", json.dumps(args)]
     if check_mode:
         argv.append("--check")
     if diff:
         argv.append("--diff")
+    if wrap:
+        argv = list(wrap) + argv
     if inside_netns:
         argv = ["ip", "netns", "exec", inside_netns] + argv
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
@@ -97,3 +131,9 @@ def run_module(module, args, check_mode=False, diff=True, inside_netns=None):
 @pytest.fixture
 def module_runner():
     return run_module
+
+
+@pytest.fixture
+def private_mounts():
+    """private_mounts(before, after=()) -> an argv prefix for run_module's `wrap`."""
+    return private_mounts_argv

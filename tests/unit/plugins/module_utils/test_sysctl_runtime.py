@@ -86,6 +86,7 @@ def test_a_failed_write_puts_back_what_was_written_and_names_the_key(tmp_path):
     (errno.EACCES, "needs CAP_NET_ADMIN"),
     (errno.EPERM, "needs CAP_NET_ADMIN"),
     (errno.EINVAL, "the kernel refused the value"),
+    (errno.ENOENT, "the kernel refused the value"),
     (errno.EIO, "the write failed"),
 ])
 def test_a_failed_write_says_why(tmp_path, monkeypatch, code, why):
