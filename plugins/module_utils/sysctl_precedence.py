@@ -148,12 +148,12 @@ def find_conflicts(wanted, root="/", planned=None, owned_path=None):
 
 
 def describe_conflict(conflict, owned_path=None):
-    text = "%s: %s sets %s and wins at boot" % (conflict["key"], conflict["file"],
-                                              conflict["value"])
+    text = "%s: %s sets %s and wins at boot" % (
+        conflict["key"], conflict["file"], conflict["value"])
     if owned_path:
         text += " over %s" % owned_path
-    return text + ", so after a reboot it will be %s, not %s" % (conflict["value"],
-                                                                 conflict["wanted"])
+    return text + ", so after a reboot it will be %s, not %s" % (
+        conflict["value"], conflict["wanted"])
 
 
 def not_read_at_boot(path, root="/", planned=None):

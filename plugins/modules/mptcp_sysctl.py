@@ -14,15 +14,15 @@ version_added: 0.1.0
 description:
   - Sets C(net.mptcp.*) kernel parameters at runtime, by writing C(/proc/sys/net/mptcp/KEY),
     and keeps them in a sysctl file of its own that C(systemd-sysctl) applies at boot.
-  - Every key and value is checked against the running kernel before anything is touched:
-    keys must exist under C(/proc/sys/net/mptcp/), booleans are 0 or 1, counts and
-    seconds non-negative integers in the kernel's range, O(settings.scheduler) and
-    O(settings.path_manager) one of the kernel's C(available_schedulers) and
+  - Every key and value is checked against the running kernel before anything is touched.
+    A key must exist under C(/proc/sys/net/mptcp/); booleans are 0 or 1; counts and
+    seconds are non-negative integers in the kernel's range; C(scheduler) and
+    C(path_manager) must be one of the kernel's C(available_schedulers) and
     C(available_path_managers).
   - Warns when another sysctl file sets one of the keys to a different value and would win
     at boot, and returns those files in RV(conflicts).
 author:
-  - mptcp.linux contributors
+  - mptcp.linux contributors (@mptcp-linux)
 options:
   settings:
     description:

@@ -262,8 +262,8 @@ def read_only(path):
     return [["mount", "--bind", path, path], ["mount", "-o", "remount,bind,ro", path]]
 
 
-def test_a_read_only_proc_sys_fails_clearly_and_changes_nothing(sysctl, netns, conf,
-                                                                 private_mounts):
+def test_a_read_only_proc_sys_fails_clearly_and_changes_nothing(
+        sysctl, netns, conf, private_mounts):
     """As in a container: /proc/sys bind-mounted read-only (in a mount namespace of the
     module's own, inside the test's network namespace)."""
     wrap = private_mounts(read_only("/proc/sys"))
@@ -275,8 +275,8 @@ def test_a_read_only_proc_sys_fails_clearly_and_changes_nothing(sysctl, netns, c
     assert not conf.exists() and listing(conf.parent) == []
 
 
-def test_a_read_only_proc_sys_is_fine_when_nothing_must_change_there(sysctl, netns, conf,
-                                                                      private_mounts):
+def test_a_read_only_proc_sys_is_fine_when_nothing_must_change_there(
+        sysctl, netns, conf, private_mounts):
     wrap = private_mounts(read_only("/proc/sys"))
     result = sysctl(settings={"enabled": 1}, wrap=wrap)
     assert result["changed"] is True and "failed" not in result
@@ -285,8 +285,8 @@ def test_a_read_only_proc_sys_is_fine_when_nothing_must_change_there(sysctl, net
     assert ns_values(netns)["enabled"] == "1"
 
 
-def test_a_read_only_directory_fails_clearly_before_runtime_is_touched(sysctl, netns, conf,
-                                                                        private_mounts):
+def test_a_read_only_directory_fails_clearly_before_runtime_is_touched(
+        sysctl, netns, conf, private_mounts):
     conf.write_text("net.mptcp.enabled = 1\n")
     wrap = private_mounts(read_only(str(conf.parent)))
     result = sysctl(settings={"enabled": 0}, wrap=wrap)
@@ -365,10 +365,11 @@ def test_a_file_that_wins_at_boot_with_another_value_is_a_conflict(sysctl, netns
                     path="/etc/sysctl.d/90-mptcp.conf", wrap=wrap)
     assert result["conflicts"] == conflicts
     for conflict in conflicts:
-        assert ("%s: %s sets %s and wins at boot over /etc/sysctl.d/90-mptcp.conf, so after a "
-                "reboot it will be %s, not %s" % (conflict["key"], conflict["file"],
-                                                 conflict["value"], conflict["value"],
-                                                 conflict["wanted"])) in result["warnings"]
+        warning = ("%s: %s sets %s and wins at boot over /etc/sysctl.d/90-mptcp.conf, so after "
+                   "a reboot it will be %s, not %s" % (
+                       conflict["key"], conflict["file"], conflict["value"], conflict["value"],
+                       conflict["wanted"]))
+        assert warning in result["warnings"]
     # The other files are read, never edited.
     for name, text in other.items():
         assert (sysctl_conf if name == "sysctl.conf" else directory / name).read_text() == text
