@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The lab: multi-homed Debian test hosts in podman containers on this machine.
 
     lab.py build                 build the host images that are missing
