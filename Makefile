@@ -116,7 +116,6 @@ lab-down: venv
 
 demo: lab
 	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml playbooks/site.yml
-	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml playbooks/summary.yml
 
 clean: lab-down
 	rm -rf .tmp $(VENV) tests/output
