@@ -2,13 +2,16 @@
 way to run the collection's modules through Ansible itself (argument handling and return
 values tested for real), inside or against that namespace."""
 
+import ast
 import json
 import os
 import secrets
 import subprocess
 import sys
+import tempfile
 
 import pytest
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(REPO, ".venv", "bin", "ansible")
@@ -131,6 +134,34 @@ def run_module(module, args, check_mode=False, diff=True, inside_netns=None, wra
 @pytest.fixture
 def module_runner():
     return run_module
+
+
+def run_examples(module, substitutions=(), inside_netns=None):
+    """Run the EXAMPLES of mptcp.linux.MODULE, as they are written, as the tasks of one
+    play on localhost; returns the finished ansible-playbook process.
+
+    substitutions: (old, new) text replacements made first, e.g. a namespace name of the
+    example with one the test created. inside_netns: as for run_module."""
+    with open(os.path.join(REPO, "plugins", "modules", module + ".py")) as source:
+        tree = ast.parse(source.read())
+    examples = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                    and getattr(node.targets[0], "id", None) == "EXAMPLES")
+    for old, new in substitutions:
+        examples = examples.replace(old, new)
+    play = [{"name": "EXAMPLES of " + module, "hosts": "localhost", "connection": "local",
+             "gather_facts": False, "vars": {"ansible_python_interpreter": sys.executable},
+             "tasks": yaml.safe_load(examples)}]
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as playbook:
+        yaml.safe_dump(play, playbook)
+    argv = [ANSIBLE + "-playbook", "-i", "localhost,", playbook.name]
+    if inside_netns:
+        argv = ["ip", "netns", "exec", inside_netns] + argv
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+               LC_ALL="C.UTF-8")
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    finally:
+        os.unlink(playbook.name)
 
 
 @pytest.fixture

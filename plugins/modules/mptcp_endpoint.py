@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: mptcp_endpoint
+short_description: Manage the endpoints of the kernel's MPTCP path manager
+version_added: 0.1.0
+description:
+  - Adds, changes and removes the local addresses the kernel's MPTCP path manager uses
+    (C(ip mptcp endpoint add/change/delete)), declaratively and idempotently.
+  - An endpoint is identified by its O(address) and O(port). A field left out is left as
+    it is on an endpoint that exists, and at the kernel default on a new one.
+  - V(backup) and V(fullmesh) change in place. A change of V(signal), V(subflow),
+    V(laminar), O(dev) or O(id) deletes the endpoint and adds it again, which closes the
+    subflows it carries; the module warns when it does.
+  - Every input is checked before anything is touched. The actions of one run apply
+    whole. When the kernel refuses one, those already done are undone and the module
+    fails with what the kernel said.
+  - Changes are judged by comparing the endpoints read from the kernel, never from error
+    codes.
+author:
+  - mptcp.linux contributors (@mptcp-linux)
+requirements:
+  - A Linux kernel with MPTCP (5.6 or later; V(fullmesh) needs 5.18, V(laminar) 6.18).
+  - C(ip) from iproute2 5.8 or later with C(ip mptcp), or the Python library pyroute2
+    0.5.19 or later on the target. Without pyroute2, in-place changes need an iproute2
+    with C(ip mptcp endpoint change) (5.17 or later; older ones delete and add), and
+    V(laminar) needs iproute2 6.19.
+options:
+  address:
+    description:
+      - The IPv4 or IPv6 address of one endpoint, without prefix length.
+      - Required with O(state=present) unless O(endpoints) is given.
+    type: str
+  id:
+    description:
+      - The endpoint id, 1 to 255. Left out, an existing endpoint keeps its id and the
+        kernel numbers a new one.
+      - With O(state=absent), the endpoint with this id is removed.
+    type: int
+  dev:
+    description:
+      - The interface the endpoint's subflows are bound to; it must exist in the
+        namespace.
+    type: str
+  port:
+    description:
+      - The port announced with the address, 1 to 65535. It needs the V(signal) flag and
+        the address assigned on the host. Part of the endpoint's identity.
+    type: int
+  flags:
+    description:
+      - The endpoint's flags, any of V(signal), V(subflow), V(backup), V(fullmesh) and
+        V(laminar). V(signal) and V(fullmesh) cannot be combined; V(implicit) is set by the
+        kernel only.
+      - Left out, the flags of an existing endpoint are left as they are; V([]) means no
+        flags.
+    type: list
+    elements: str
+  endpoints:
+    description:
+      - Several endpoints, each with the keys O(address), O(id), O(dev), O(port) and
+        O(flags) as above. Cannot be combined with those options.
+      - With O(exclusive=true), an empty list removes every endpoint.
+    type: list
+    elements: dict
+    suboptions:
+      address:
+        description: The IPv4 or IPv6 address.
+        type: str
+      id:
+        description: The endpoint id, 1 to 255.
+        type: int
+      dev:
+        description: The interface the endpoint is bound to.
+        type: str
+      port:
+        description: The port announced with the address (needs V(signal)).
+        type: int
+      flags:
+        description: The endpoint's flags.
+        type: list
+        elements: str
+  state:
+    description:
+      - V(present) adds or changes the endpoints given.
+      - V(absent) removes them, by O(address) (and O(port) when given) or by O(id);
+        O(flags) and O(dev) are then not looked at.
+    type: str
+    choices: [present, absent]
+    default: present
+  exclusive:
+    description:
+      - With O(state=present), also remove every endpoint not listed, so that the list is
+        the whole desired state. Endpoints the kernel marked V(implicit) are left alone.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description:
+      - Can run in check mode and return the changed status prediction without modifying
+        the target, with the same RV(changes) and warnings as a real run.
+      - The id of an endpoint the kernel is to number is unknown in check mode (V(null)).
+    support: full
+  diff_mode:
+    description: Returns the endpoints before and after, one line each.
+    support: full
+extends_documentation_fragment:
+  - mptcp.linux.path_manager
+seealso:
+  - module: mptcp.linux.mptcp_limits
+"""
+
+EXAMPLES = r"""
+- name: Open an extra subflow from the second uplink
+  mptcp.linux.mptcp_endpoint:
+    address: 192.0.2.10
+    dev: eth1
+    flags: [subflow]
+
+- name: Make it a backup path (changes in place, no subflow closes)
+  mptcp.linux.mptcp_endpoint:
+    address: 192.0.2.10
+    flags: [subflow, backup]
+
+- name: These endpoints and no others, in a namespace
+  mptcp.linux.mptcp_endpoint:
+    netns: blue
+    exclusive: true
+    endpoints:
+      - address: 198.51.100.2
+        id: 1
+        flags: [signal]
+      - address: 2001:db8::2
+        flags: [subflow, fullmesh]
+
+- name: Remove one endpoint by address and another by id
+  mptcp.linux.mptcp_endpoint:
+    state: absent
+    endpoints:
+      - address: 192.0.2.10
+      - id: 7
+
+- name: Drift check, changing nothing
+  mptcp.linux.mptcp_endpoint:
+    exclusive: true
+    endpoints:
+      - address: 198.51.100.2
+        flags: [signal]
+  check_mode: true
+  register: mptcp_drift
+"""
+
+RETURN = r"""
+endpoints:
+  description:
+    - The endpoints after the run, in id order (in check mode, those a real run would
+      leave; the id of one the kernel is to number is V(null)).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The endpoint id.
+      type: int
+      sample: 1
+    address:
+      description: The address, in its compressed form.
+      type: str
+      sample: 192.0.2.10
+    port:
+      description: The port announced with the address, or V(null).
+      type: int
+      sample: null
+    dev:
+      description: The interface the endpoint is bound to, or V(null).
+      type: str
+      sample: eth1
+    flags:
+      description: The flags, by name, in the kernel's bit order.
+      type: list
+      elements: str
+      sample: [subflow, backup]
+  sample:
+    - {"id": 1, "address": "192.0.2.10", "port": null, "dev": "eth1", "flags": ["subflow", "backup"]}
+changes:
+  description: One line per action taken (or, in check mode, that a real run would take), in order.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - "delete endpoint 192.0.2.9 id 2 signal: not listed (exclusive)"
+    - "change endpoint 192.0.2.10 id 1 subflow dev eth1 in place: flags subflow -> subflow backup"
+backend:
+  description: The backend that did the work.
+  returned: always
+  type: str
+  sample: pyroute2
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import BACKEND_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints, run_module
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import ENDPOINT_FIELDS, validate_endpoints
+
+ENDPOINT_OPTIONS = dict(
+    address=dict(type="str"),
+    id=dict(type="int"),
+    dev=dict(type="str"),
+    port=dict(type="int"),
+    flags=dict(type="list", elements="str"),
+)
+
+
+def wanted_endpoints(params):
+    if params["endpoints"] is not None:
+        return validate_endpoints(params["endpoints"], params["state"])
+    single = dict((field, params[field]) for field in ENDPOINT_FIELDS)
+    return validate_endpoints([single], params["state"], labelled=False)
+
+
+def main():
+    argument_spec = dict(ENDPOINT_OPTIONS)
+    argument_spec.update(
+        endpoints=dict(type="list", elements="dict", options=ENDPOINT_OPTIONS),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        exclusive=dict(type="bool", default=False),
+        **BACKEND_OPTIONS
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("endpoints", field) for field in ENDPOINT_FIELDS],
+        required_one_of=[("endpoints", "address", "id")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if params["exclusive"] and params["state"] == "absent":
+            raise ValidationError("exclusive=true only applies to state=present (it removes "
+                                  "every endpoint not listed)")
+        wanted = wanted_endpoints(params)
+    except ValidationError as exc:
+        module.fail_json(msg="%s" % exc)
+    run_module(module, lambda backend: ensure_endpoints(
+        backend, wanted, params["state"], params["exclusive"], module.check_mode, params["netns"]))
+
+
+if __name__ == "__main__":
+    main()
