@@ -35,6 +35,10 @@ def ip_runner(argv):
 class Netns:
     """A named network namespace of this test, with helpers that use `ip -n` as oracle."""
 
+    # For tests that hand the collection's iproute2 backend a runner (`from conftest
+    # import` is ambiguous once pytest has several conftest.py).
+    ip_runner = staticmethod(ip_runner)
+
     def __init__(self, name):
         self.name = name
 
@@ -68,16 +72,29 @@ class Netns:
 
 
 @pytest.fixture
-def netns():
-    """A fresh namespace at the kernel's defaults, removed after the test however it ends."""
-    name = "mptcp-test-%s" % secrets.token_hex(4)
-    _run(["ip", "netns", "add", name])
-    try:
+def make_netns():
+    """make_netns() -> another fresh namespace (a Netns) at the kernel's defaults; every
+    one made is removed after the test however it ends."""
+    made = []
+
+    def make():
+        name = "mptcp-test-%s" % secrets.token_hex(4)
+        _run(["ip", "netns", "add", name])
+        made.append(name)
         ns = Netns(name)
         ns.ip("link", "set", "lo", "up")
-        yield ns
+        return ns
+    try:
+        yield make
     finally:
-        _run(["ip", "netns", "delete", name], check=False)
+        for name in made:
+            _run(["ip", "netns", "delete", name], check=False)
+
+
+@pytest.fixture
+def netns(make_netns):
+    """A fresh namespace at the kernel's defaults, removed after the test however it ends."""
+    return make_netns()
 
 
 # Runs argv lists (json in argv[1]), then the program after "--", then more argv lists
@@ -134,6 +151,11 @@ def run_module(module, args, check_mode=False, diff=True, inside_netns=None, wra
 @pytest.fixture
 def module_runner():
     return run_module
+
+
+@pytest.fixture
+def examples_runner():
+    return run_examples
 
 
 def run_examples(module, substitutions=(), inside_netns=None):

@@ -11,7 +11,6 @@ import os
 import shutil
 
 import pytest
-from conftest import Netns, ip_runner, run_examples
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
@@ -38,12 +37,8 @@ def oracle(netns):
     return found
 
 
-def iproute2_knows(flag):
-    return flag in Iproute2Backend(ip_runner, IP).usage()["flags"]
-
-
-def backend_can_set(backend, flag):
-    return backend == "pyroute2" or iproute2_knows(flag)
+def backend_can_set(netns, backend, flag):
+    return backend == "pyroute2" or flag in Iproute2Backend(netns.ip_runner, IP).usage()["flags"]
 
 
 class Watched:
@@ -70,7 +65,7 @@ class Watched:
 def run(netns, backend, endpoints, state="present", exclusive=False, check_mode=False):
     """What the module does, in-process; returns its result plus the backend's writes."""
     wanted = validate_endpoints(endpoints, state)
-    watched = Watched(open_backend(backend, netns.name, ip_runner, IP))
+    watched = Watched(open_backend(backend, netns.name, netns.ip_runner, IP))
     try:
         result = ensure_endpoints(watched, wanted, state, exclusive, check_mode, netns.name)
     finally:
@@ -120,7 +115,7 @@ FLAG_SETS = [["signal"], ["subflow"], ["backup"], ["fullmesh"], ["subflow", "bac
 @pytest.mark.parametrize("flags", FLAG_SETS, ids=lambda flags: "-".join(flags) or "none")
 def test_every_flag_is_set_as_asked_and_a_second_run_changes_nothing(ns, backend, flags):
     spec = [{"address": "10.1.0.1", "id": 3, "flags": flags}]
-    if not all(backend_can_set(backend, flag) for flag in flags):
+    if not all(backend_can_set(ns, backend, flag) for flag in flags):
         rejected(ns, backend, spec, "laminar", "cannot set", "backend=pyroute2")
         return
     first = run(ns, backend, spec)
@@ -227,10 +222,10 @@ REPLACED = [
 def test_other_changes_delete_and_add_with_a_warning(ns, backend, what, before, change, expected):
     run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 7, "flags": before, "dev": "e1"}])
     spec = dict({"address": "10.1.0.1"}, **change)
-    if "laminar" in change.get("flags", []) and not backend_can_set(backend, "laminar"):
+    if "laminar" in change.get("flags", []) and not backend_can_set(ns, backend, "laminar"):
         rejected(ns, backend, [spec], "laminar", "cannot set")
         return
-    if "laminar" in before and not backend_can_set(backend, "laminar"):
+    if "laminar" in before and not backend_can_set(ns, backend, "laminar"):
         # Deleting it could not be undone if the add after it failed.
         rejected(ns, backend, [spec], "has flag laminar", "could not be undone")
         return
@@ -391,39 +386,34 @@ def test_the_same_endpoint_or_id_twice_is_refused(ns, backend):
              "endpoints[1].id 3 is listed twice")
 
 
-def test_a_namespace_that_does_not_exist_is_refused_and_not_created(backend):
+def test_a_namespace_that_does_not_exist_is_refused_and_not_created(netns, backend):
     with pytest.raises(ValidationError) as caught:
-        open_backend(backend, "mptcp-test-missing", ip_runner, IP)
+        open_backend(backend, "mptcp-test-missing", netns.ip_runner, IP)
     assert "netns 'mptcp-test-missing' does not exist" in str(caught.value)
     assert not os.path.exists("/run/netns/mptcp-test-missing")
 
 
-def test_both_backends_give_identical_results(netns):
+def test_both_backends_give_identical_results(make_netns):
     """The same sequence in two namespaces, one per backend: every result is the same."""
     results = {}
     for backend in BACKENDS:
-        name = netns.name + "-" + backend[:2]
-        ip_runner(["ip", "netns", "add", name])
-        try:
-            other = type(netns)(name)
-            other.add_interface("e1", "10.1.0.1/24")
-            steps = [
-                ([{"address": "10.1.0.1", "flags": ["signal"], "dev": "e1"},
-                  {"address": "10.1.0.2", "id": 4, "flags": ["subflow", "fullmesh"]}], False),
-                ([{"address": "10.1.0.2", "flags": ["subflow", "backup"]}], False),
-                ([{"address": "10.1.0.1", "flags": ["subflow"]},
-                  {"address": "10.1.0.3", "port": 99, "flags": ["signal"]}], True),
-            ]
-            results[backend] = []
-            for wanted, exclusive in steps:
-                try:
-                    result = run(other, backend, wanted, exclusive=exclusive)
-                except MptcpError as exc:
-                    result = {"error": str(exc)}
-                result.pop("backend", None)
-                results[backend].append((json.loads(json.dumps(result).replace(name, "NS")), oracle(other)))
-        finally:
-            ip_runner(["ip", "netns", "delete", name])
+        other = make_netns()
+        other.add_interface("e1", "10.1.0.1/24")
+        steps = [
+            ([{"address": "10.1.0.1", "flags": ["signal"], "dev": "e1"},
+              {"address": "10.1.0.2", "id": 4, "flags": ["subflow", "fullmesh"]}], False),
+            ([{"address": "10.1.0.2", "flags": ["subflow", "backup"]}], False),
+            ([{"address": "10.1.0.1", "flags": ["subflow"]},
+              {"address": "10.1.0.3", "port": 99, "flags": ["signal"]}], True),
+        ]
+        results[backend] = []
+        for wanted, exclusive in steps:
+            try:
+                result = run(other, backend, wanted, exclusive=exclusive)
+            except MptcpError as exc:
+                result = {"error": str(exc)}
+            result.pop("backend", None)
+            results[backend].append((json.loads(json.dumps(result).replace(other.name, "NS")), oracle(other)))
     for step, (first, second) in enumerate(zip(results["pyroute2"], results["iproute2"])):
         assert first[1] == second[1], step
         if "error" not in first[0]:
@@ -504,19 +494,15 @@ def test_module_fails_clearly_on_a_missing_namespace(backend, module_runner):
     assert not os.path.exists("/run/netns/mptcp-test-nowhere")
 
 
-def test_the_examples_run_as_written(netns):
+def test_the_examples_run_as_written(netns, make_netns, examples_runner):
     """EXAMPLES as a play inside the test namespace (which gets an eth1), with the
     namespace `blue` of the examples replaced by one of the test's own."""
     netns.add_interface("eth1", "192.0.2.10/24")
-    blue = Netns(netns.name + "-blue")
-    ip_runner(["ip", "netns", "add", blue.name])
-    try:
-        proc = run_examples("mptcp_endpoint", [("netns: blue", "netns: " + blue.name)], inside_netns=netns.name)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        # All five report changed: the last one, in check mode, finds the drift it is for.
-        assert "changed=5" in proc.stdout and "failed=0" in proc.stdout
-        assert oracle(netns) == {}
-        assert oracle(blue) == {("198.51.100.2", 0): (1, None, bits("signal")),
-                                ("2001:db8::2", 0): (2, None, bits("subflow", "fullmesh"))}
-    finally:
-        ip_runner(["ip", "netns", "delete", blue.name])
+    blue = make_netns()
+    proc = examples_runner("mptcp_endpoint", [("netns: blue", "netns: " + blue.name)], inside_netns=netns.name)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # All five report changed: the last one, in check mode, finds the drift it is for.
+    assert "changed=5" in proc.stdout and "failed=0" in proc.stdout
+    assert oracle(netns) == {}
+    assert oracle(blue) == {("198.51.100.2", 0): (1, None, bits("signal")),
+                            ("2001:db8::2", 0): (2, None, bits("subflow", "fullmesh"))}

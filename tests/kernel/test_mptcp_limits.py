@@ -5,7 +5,6 @@ import os
 import shutil
 
 import pytest
-from conftest import Netns, ip_runner, run_examples
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
@@ -23,7 +22,7 @@ def backend(request):
 
 
 def run(netns, backend, check_mode=False, **wanted):
-    opened = open_backend(backend, netns.name, ip_runner, IP)
+    opened = open_backend(backend, netns.name, netns.ip_runner, IP)
     try:
         return ensure_limits(opened, validate_limits(**wanted), check_mode, netns.name)
     finally:
@@ -74,7 +73,7 @@ def test_limits_above_eight_are_refused_before_anything(netns, backend, wanted, 
 
 def test_the_kernel_itself_refuses_limits_above_eight(netns, backend):
     """The rule the validation mirrors, asked of the kernel directly through each backend."""
-    opened = open_backend(backend, netns.name, ip_runner, IP)
+    opened = open_backend(backend, netns.name, netns.ip_runner, IP)
     try:
         with pytest.raises(MptcpError) as caught:
             opened.set_limits({"subflows": 9, "add_addr_accepted": 0})
@@ -128,13 +127,9 @@ def test_module_runs_inside_a_namespace_without_the_netns_option(netns, module_r
     assert netns.limits() == {"subflows": 6, "add_addr_accepted": 0}
 
 
-def test_the_examples_run_as_written(netns):
-    blue = Netns(netns.name + "-blue")
-    ip_runner(["ip", "netns", "add", blue.name])
-    try:
-        proc = run_examples("mptcp_limits", [("netns: blue", "netns: " + blue.name)], inside_netns=netns.name)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert netns.limits() == {"subflows": 2, "add_addr_accepted": 2}
-        assert blue.limits() == {"subflows": 4, "add_addr_accepted": 0}
-    finally:
-        ip_runner(["ip", "netns", "delete", blue.name])
+def test_the_examples_run_as_written(netns, make_netns, examples_runner):
+    blue = make_netns()
+    proc = examples_runner("mptcp_limits", [("netns: blue", "netns: " + blue.name)], inside_netns=netns.name)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert netns.limits() == {"subflows": 2, "add_addr_accepted": 2}
+    assert blue.limits() == {"subflows": 4, "add_addr_accepted": 0}
