@@ -1,0 +1,480 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: mptcp_transfer
+short_description: Prove MPTCP on the wire with a bounded transfer between two hosts
+version_added: 0.1.0
+description:
+  - Runs one side of a test transfer. The C(server) side listens and, for each connection,
+    receives until the client half-closes, then answers with what it received (byte count,
+    SHA-256) and what its accepted socket says (C(SO_PROTOCOL) 262 for MPTCP, subflows from
+    C(MPTCP_INFO)). The C(client) side sends O(size) bytes of seeded pseudo-random data,
+    reads that answer and compares the checksums.
+  - Reports whether MPTCP was really used or the connection fell back to TCP, and why (from
+    the C(MPTcpExt) counters of C(/proc/net/netstat), as C(nstat) shows them); the number
+    of subflows, sampled while the data flows; bytes, seconds and Mbit/s; and the path
+    manager's events of the connection, as C(ip mptcp monitor) prints them.
+  - The client can take one of its links down part way (O(fail_interface)) to prove that
+    the connection survives on another path, and always brings it back, also on error
+    or timeout.
+  - Uses only the Python standard library on the target. Every wait is bounded by
+    O(timeout); sockets, threads and the event subscription are closed whatever happens.
+  - A probe, not a configuration change. It never reports C(changed).
+author:
+  - mptcp.linux contributors (@mptcp-linux)
+requirements:
+  - A Linux kernel with MPTCP (5.6 or later) and C(net.mptcp.enabled=1) for O(protocol=mptcp).
+  - C(ip) from iproute2 on the client for O(fail_interface).
+options:
+  role:
+    description:
+      - V(server) listens and reports what it received; run it as an asynchronous task
+        (C(async), C(poll: 0)) and collect its result with C(ansible.builtin.async_status)
+        after the client task.
+      - V(client) connects, sends and compares.
+    type: str
+    required: true
+    choices: [server, client]
+  address:
+    description:
+      - For V(server), the IP address to listen on (default V(0.0.0.0); V(::) for IPv6).
+      - For V(client), the server's IP address or host name.
+    type: str
+  port:
+    description: The TCP port the server listens on and the client connects to.
+    type: int
+    required: true
+  protocol:
+    description:
+      - V(mptcp) opens the socket with C(IPPROTO_MPTCP) (262); the kernel falls back to TCP
+        when the other side does not answer in MPTCP.
+      - V(tcp) opens a plain TCP socket, for a single-path baseline or to show a fallback.
+    type: str
+    choices: [mptcp, tcp]
+    default: mptcp
+  timeout:
+    description:
+      - Seconds, 1 to 3600. The server stops listening, and drops connections that have not
+        finished, when they are up; the client gives up connecting, sending or waiting for
+        the answer.
+      - Give the server more than the client, and the server task's C(async) more than both.
+    type: int
+    default: 60
+  connections:
+    description:
+      - V(server) only. How many connections to serve, 1 to 64, at the same time if they
+        come together; the server ends once that many have finished. Default V(1).
+    type: int
+  size:
+    description:
+      - V(client) only. How many bytes to send, 1 byte to 1 GiB, as an integer or with a
+        unit (V(64M), V(64MiB), V(1G): K, M and G are powers of 1024). Default V(16MiB).
+    type: raw
+  seed:
+    description:
+      - V(client) only. The seed of the pseudo-random data (0 to 4294967295), so a run can
+        be repeated byte for byte. Default V(0).
+    type: int
+  bind_address:
+    description:
+      - V(client) only. The local IP address to connect from, which picks the initial
+        subflow's path.
+    type: str
+  events:
+    description:
+      - Collect the path manager's events (generic netlink family C(mptcp_pm), group
+        C(mptcp_pm_events)) of the connection(s) while the module runs.
+      - Joining the group needs C(CAP_NET_ADMIN) since Linux 6.7; when it is refused the
+        module warns and returns no events.
+    type: bool
+    default: true
+  fail_interface:
+    description:
+      - V(client) only. A local interface to take down (C(ip link set dev NAME down)) part
+        way through the transfer. It is brought back up after the transfer, or on error or
+        timeout, with the static addresses and the routes the kernel drops with a link
+        (IPv6 addresses, routes through the link).
+      - Only on hosts where a link may go down for a moment; not the link Ansible itself
+        connects over.
+    type: str
+  fail_after_bytes:
+    description:
+      - V(client) only, with O(fail_interface). Take the link down once this many bytes are
+        sent (1 to O(size) - 1).
+      - Mutually exclusive with O(fail_after_fraction).
+    type: int
+  fail_after_fraction:
+    description:
+      - V(client) only, with O(fail_interface). Take the link down once this fraction of
+        O(size) is sent, between 0 and 1. Default V(0.3) when neither this nor
+        O(fail_after_bytes) is given.
+    type: float
+attributes:
+  check_mode:
+    description: In check mode the inputs are checked and nothing is sent, listened on or taken down.
+    support: full
+  diff_mode:
+    description: Nothing is configured, so there is nothing to show.
+    support: none
+  idempotent:
+    description: Changes nothing on the host (a failed link is restored as it was), so it never reports C(changed).
+    support: full
+  platform:
+    description: Linux with MPTCP.
+    support: full
+    platforms: linux
+notes:
+  - The counters and events belong to the network namespace and count every MPTCP
+    connection in it; the module keeps the events of its own connection (by token) but the
+    counter deltas include whatever else ran at the same time.
+  - A client retries its connection for as long as O(timeout) allows while nothing
+    listens yet, so the server task may start a moment later.
+  - Throughput is measured by the client from its first byte to the server's answer, so it
+    includes the receiver draining its buffers. Several clients against one server at the
+    same time share the paths; run them one after another (C(throttle: 1)) to compare
+    numbers.
+  - With O(fail_interface), run the module with C(become); the link is taken down and up
+    with C(ip link) and may disturb anything else using it for a few seconds. On a host
+    whose links NetworkManager manages, NetworkManager may react to the link going down.
+  - For MPTCP to open more than one subflow, the path manager must be set up (endpoints
+    and limits, see M(mptcp.linux.mptcp_endpoint) and M(mptcp.linux.mptcp_limits)).
+seealso:
+  - module: mptcp.linux.mptcp_endpoint
+  - module: mptcp.linux.mptcp_limits
+  - module: mptcp.linux.mptcp_sysctl
+  - name: MPTCP on Linux
+    description: The upstream project's documentation, including how to check MPTCP is used.
+    link: https://www.mptcp.dev/
+"""
+
+EXAMPLES = r"""
+- name: Listen for one MPTCP connection, in the background
+  mptcp.linux.mptcp_transfer:
+    role: server
+    port: 5210
+    timeout: 90
+  async: 120
+  poll: 0
+  register: mptcp_server_job
+  delegate_to: server.example.com
+
+- name: Send 64 MiB over MPTCP, taking eth1 down after a third
+  become: true
+  mptcp.linux.mptcp_transfer:
+    role: client
+    address: 198.18.1.10
+    port: 5210
+    size: 64MiB
+    timeout: 60
+    fail_interface: eth1
+    fail_after_fraction: 0.33
+  register: mptcp_client
+
+- name: Collect what the server saw
+  ansible.builtin.async_status:
+    jid: "{{ mptcp_server_job.ansible_job_id }}"
+  register: mptcp_server
+  until: mptcp_server.finished
+  retries: 60
+  delay: 2
+  delegate_to: server.example.com
+
+- name: MPTCP with two subflows, nothing lost
+  ansible.builtin.assert:
+    that:
+      - mptcp_client.mptcp
+      - mptcp_client.subflows_max >= 2
+      - mptcp_client.checksum_matched
+      - mptcp_client.failover.completed
+      - mptcp_server.connections[0].protocol == 'mptcp'
+    fail_msg: "{{ mptcp_client.fallback_reason | default('no fallback') }}"
+"""
+
+RETURN = r"""
+role:
+  description: The side this task ran.
+  returned: always
+  type: str
+  sample: client
+address:
+  description: The address listened on (server) or connected to (client).
+  returned: always
+  type: str
+  sample: 198.18.1.10
+port:
+  description: The port.
+  returned: always
+  type: int
+  sample: 5210
+protocol:
+  description: The protocol asked for (not what was negotiated; see RV(mptcp)).
+  returned: always
+  type: str
+  sample: mptcp
+mptcp:
+  description:
+    - The connection really used MPTCP end to end (from C(TCP_IS_MPTCP) on Linux 6.10 and
+      later, else C(MPTCP_INFO), else the counters; RV(negotiated_by) says which).
+  returned: role is client
+  type: bool
+  sample: true
+negotiated_by:
+  description: What RV(mptcp) was decided from, V(TCP_IS_MPTCP), V(MPTCP_INFO), V(counters) or V(protocol) (for V(tcp)).
+  returned: role is client
+  type: str
+  sample: TCP_IS_MPTCP
+fallback:
+  description: MPTCP was asked for and the connection fell back to plain TCP.
+  returned: role is client
+  type: bool
+  sample: false
+fallback_reason:
+  description: Why it fell back, from the counters that moved (naming the counter); null without a fallback.
+  returned: role is client
+  type: str
+  sample: "the server answered without MP_CAPABLE: nothing listens with MPTCP on that port (...) (MPCapableFallbackSYNACK +1)"
+token:
+  description: The connection's MPTCP token (8 hex digits, as in the events), null when it is not MPTCP.
+  returned: role is client
+  type: str
+  sample: 63c070d2
+local_address:
+  description: The client's address of the initial subflow.
+  returned: role is client and it connected
+  type: str
+  sample: 198.18.1.20
+local_port:
+  description: The client's port of the initial subflow.
+  returned: role is client and it connected
+  type: int
+  sample: 41872
+size:
+  description: The bytes the client was to send.
+  returned: role is client
+  type: int
+  sample: 67108864
+seed:
+  description: The seed of the data.
+  returned: role is client
+  type: int
+  sample: 0
+bytes:
+  description: The bytes the client sent.
+  returned: role is client
+  type: int
+  sample: 67108864
+digest:
+  description: SHA-256 of what the client sent.
+  returned: role is client
+  type: str
+  sample: 1e0b...9a
+seconds:
+  description: From the first byte sent to the server's answer.
+  returned: role is client and the transfer finished
+  type: float
+  sample: 5.62
+mbit_per_s:
+  description: RV(bytes) over RV(seconds), in megabits (10^6 bits) per second.
+  returned: role is client and the transfer finished
+  type: float
+  sample: 95.5
+checksum_matched:
+  description: The server received exactly the bytes the client sent (same count, same SHA-256).
+  returned: role is client
+  type: bool
+  sample: true
+subflows_max:
+  description:
+    - The most subflows the connection had at once, the initial one included (sampled
+      from C(MPTCP_INFO) every 20 ms). 1 for plain TCP or a fallback; 0 when it never
+      connected.
+  returned: role is client
+  type: int
+  sample: 2
+subflows_end:
+  description: The subflows when the transfer ended.
+  returned: role is client
+  type: int
+  sample: 2
+server:
+  description: The server's answer about this connection (see RV(connections) for its keys).
+  returned: role is client and the server answered
+  type: dict
+  sample: {"bytes": 67108864, "digest": "1e0b...9a", "protocol": "mptcp", "mptcp": true, "subflows_max": 2}
+failover:
+  description: What happened to the link taken down, null without O(fail_interface).
+  returned: role is client
+  type: dict
+  contains:
+    interface:
+      description: The link taken down.
+      type: str
+    after_bytes:
+      description: Bytes sent when it went down.
+      type: int
+    at_seconds:
+      description: Seconds after the start of the task when it went down.
+      type: float
+    initial_subflow:
+      description: The link carried the initial subflow (its address is the connection's local address).
+      type: bool
+    subflows_before:
+      description: Subflows just before the link went down.
+      type: int
+    subflows_min_after:
+      description: The fewest subflows seen after it went down.
+      type: int
+    completed:
+      description: The transfer finished after the link went down.
+      type: bool
+    seconds_after_failure:
+      description: From the link going down to the server's answer.
+      type: float
+    restored:
+      description: The link is up again with its addresses and routes.
+      type: bool
+    addresses_readded:
+      description: Addresses the kernel had dropped with the link and the module added back.
+      type: list
+      elements: str
+    routes_restored:
+      description: Routes (not the kernel's own) recorded before and restored.
+      type: int
+    restore_error:
+      description: Why the link could not be restored (the task then fails).
+      type: str
+  sample: {"interface": "eth1", "after_bytes": 22347776, "initial_subflow": true, "completed": true, "restored": true}
+connections:
+  description: One report per connection the server accepted.
+  returned: role is server
+  type: list
+  elements: dict
+  contains:
+    peer:
+      description: The client's address of the initial subflow.
+      type: str
+    peer_port:
+      description: Its port.
+      type: int
+    bytes:
+      description: Bytes received.
+      type: int
+    digest:
+      description: SHA-256 of the bytes received.
+      type: str
+    protocol:
+      description: C(SO_PROTOCOL) of the accepted socket, V(mptcp) (262) or V(tcp) (6).
+      type: str
+    mptcp:
+      description: The connection used MPTCP.
+      type: bool
+    subflows_max:
+      description: The most subflows seen.
+      type: int
+    subflows_end:
+      description: The subflows at the end.
+      type: int
+    token:
+      description: The server side's MPTCP token, null without MPTCP.
+      type: str
+    seconds:
+      description: From the first byte to the end of the data, as the server saw it.
+      type: float
+    mbit_per_s:
+      description: Throughput as the server saw it.
+      type: float
+    error:
+      description: Why the connection did not finish, null when it did.
+      type: str
+  sample: [{"peer": "198.18.1.20", "bytes": 67108864, "protocol": "mptcp", "mptcp": true, "subflows_max": 2, "error": null}]
+timed_out:
+  description: The server stopped at O(timeout) before serving O(connections) connections.
+  returned: role is server
+  type: bool
+  sample: false
+counters:
+  description:
+    - The C(MPTcpExt) counters of C(/proc/net/netstat) that moved during the task (after
+      minus before; gauges left out), for the namespace the module ran in.
+  returned: always
+  type: dict
+  sample: {"MPCapableSYNTX": 1, "MPCapableSYNACKRX": 1, "MPJoinSynTx": 1, "MPJoinSynAckRx": 1, "AddAddr": 1}
+events:
+  description:
+    - The path manager's events of the connection(s), in order, as dicts with C(type)
+      (V(created), V(established), V(announced), V(removed), V(sf_established),
+      V(sf_closed), V(sf_prio), V(closed)), C(token), the addresses, ports and ids
+      C(ip mptcp monitor) prints, C(time) (seconds after the module subscribed) and
+      C(line), the line C(ip mptcp monitor) would print.
+    - Empty when O(events=false) or the subscription was refused (see the warnings).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"type": "created", "token": "63c070d2", "saddr": "198.18.1.20", "daddr": "198.18.1.10", "sport": 41872, "dport": 5210,
+       "line": "[         CREATED] token=63c070d2 remid=0 locid=0 saddr4=198.18.1.20 daddr4=198.18.1.10 sport=41872 dport=5210"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer import run_client, run_server, validate
+
+
+def ip_runner(module):
+    """run(argv) -> (rc, stdout bytes, stderr bytes), in the C locale."""
+    def run(argv):
+        return module.run_command(argv, encoding=None, environ_update={"LC_ALL": "C", "LANGUAGE": "C"})
+    return run
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            role=dict(type="str", required=True, choices=["server", "client"]),
+            address=dict(type="str"),
+            port=dict(type="int", required=True),
+            protocol=dict(type="str", default="mptcp", choices=["mptcp", "tcp"]),
+            timeout=dict(type="int", default=60),
+            connections=dict(type="int"),
+            size=dict(type="raw"),
+            seed=dict(type="int"),
+            bind_address=dict(type="str"),
+            events=dict(type="bool", default=True),
+            fail_interface=dict(type="str"),
+            fail_after_bytes=dict(type="int"),
+            fail_after_fraction=dict(type="float"),
+        ),
+        mutually_exclusive=[("fail_after_bytes", "fail_after_fraction")],
+        required_if=[("role", "client", ("address",))],
+        supports_check_mode=True,
+    )
+    try:
+        spec = validate(module.params)
+    except MptcpError as exc:
+        module.fail_json(msg="%s" % exc)
+    if module.check_mode:
+        module.exit_json(changed=False, role=spec["role"], msg="check mode: nothing was sent or listened on")
+    try:
+        if spec["role"] == "server":
+            result, failure = run_server(spec)
+        else:
+            result, failure = run_client(spec, run=ip_runner(module))
+    except MptcpError as exc:
+        module.fail_json(msg="%s" % exc)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    if failure:
+        module.fail_json(msg=failure, changed=False, **result)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

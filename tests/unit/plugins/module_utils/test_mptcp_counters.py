@@ -1,0 +1,102 @@
+"""MPTcpExt counters from /proc/net/netstat recorded on Linux 6.18 around a two-subflow
+transfer (both sides) and around a fallback to TCP (fixtures/mptcp_transfer/record.py)."""
+
+import os
+
+import pytest
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import (
+    counter_deltas,
+    fallback_reason,
+    negotiated_by_counters,
+    parse_netstat,
+    read_counters,
+)
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mptcp_transfer")
+
+
+def recorded(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+def deltas(prefix):
+    return counter_deltas(parse_netstat(recorded("netstat_%s_before.txt" % prefix)),
+                          parse_netstat(recorded("netstat_%s_after.txt" % prefix)))
+
+
+def test_parse_recorded():
+    counters = parse_netstat(recorded("netstat_client_after.txt"))
+    assert len(counters) > 70
+    assert counters["MPCapableSYNTX"] >= 1
+    assert "TCPTimeouts" not in counters  # the TcpExt line is another prefix
+    assert parse_netstat(recorded("netstat_client_after.txt"), prefix="TcpExt")["TCPTimeouts"] >= 0
+
+
+def test_two_subflows_client():
+    moved = deltas("client")
+    assert moved["MPCapableSYNTX"] == 1
+    assert moved["MPCapableSYNACKRX"] == 1
+    assert moved["MPJoinSynTx"] == 1
+    assert moved["MPJoinSynAckRx"] == 1
+    assert moved["AddAddr"] == 1
+    assert fallback_reason(moved) is None
+    assert negotiated_by_counters(moved, "client") is True
+
+
+def test_two_subflows_server():
+    moved = deltas("server")
+    assert moved["MPCapableSYNRX"] == 1
+    assert moved["MPCapableACKRX"] == 1
+    assert moved["MPJoinSynRx"] == 1
+    assert moved["MPJoinAckRx"] == 1
+    assert moved["AddAddrTx"] == 1
+    assert negotiated_by_counters(moved, "server") is True
+
+
+def test_fallback_plain_tcp_server():
+    moved = deltas("fallback")
+    assert moved == {"MPCapableSYNTX": 1, "MPCapableFallbackSYNACK": 1}
+    reason = fallback_reason(moved)
+    assert reason.startswith("the server answered without MP_CAPABLE")
+    assert reason.endswith("(MPCapableFallbackSYNACK +1)")
+    assert negotiated_by_counters(moved, "client") is False
+
+
+def test_gauges_left_out():
+    assert counter_deltas({"MPCurrEstab": 3, "MPJoinSynTx": 1}, {"MPCurrEstab": 1, "MPJoinSynTx": 1}) == {}
+
+
+def test_first_reason_wins_and_counters_missing_on_older_kernels():
+    moved = {"MPCapableSYNTXDrop": 2, "MPCapableFallbackSYNACK": 1}
+    assert "MPCapableSYNTXDrop +2" in fallback_reason(moved)
+    assert counter_deltas({}, {"Blackhole": 1}) == {"Blackhole": 1}
+
+
+def test_no_handshake_at_all():
+    assert negotiated_by_counters({}, "client") is None
+    assert negotiated_by_counters({}, "server") is None
+
+
+def test_no_mptcp_in_kernel():
+    assert parse_netstat("TcpExt: A B\nTcpExt: 1 2\n") == {}
+
+
+@pytest.mark.parametrize("text", [
+    "MPTcpExt: A B\nMPTcpExt: 1\n",
+    "MPTcpExt: A B\n",
+    "MPTcpExt: A B\nMPTcpExt: 1 x\n",
+])
+def test_malformed(text):
+    with pytest.raises(MptcpError, match="MPTcpExt"):
+        parse_netstat(text)
+
+
+def test_read_counters(tmp_path):
+    path = tmp_path / "netstat"
+    path.write_text(recorded("netstat_server_after.txt"))
+    assert read_counters(str(path))["MPJoinAckRx"] >= 1
+    with pytest.raises(MptcpError, match="cannot read"):
+        read_counters(str(tmp_path / "missing"))
