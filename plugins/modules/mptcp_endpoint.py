@@ -115,6 +115,7 @@ extends_documentation_fragment:
   - mptcp.linux.path_manager
 seealso:
   - module: mptcp.linux.mptcp_limits
+  - module: mptcp.linux.mptcp_info
 """
 
 EXAMPLES = r"""

@@ -46,6 +46,7 @@ extends_documentation_fragment:
   - mptcp.linux.path_manager
 seealso:
   - module: mptcp.linux.mptcp_endpoint
+  - module: mptcp.linux.mptcp_info
 """
 
 EXAMPLES = r"""

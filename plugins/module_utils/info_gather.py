@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What mptcp_info gathers, subset by subset, reading only the subsets asked for.
+
+A host without MPTCP in its kernel, without NetworkManager, pyroute2 or ss gets
+`supported: false` or an empty part, never a failure: each part that cannot be read is
+left empty and `unavailable` says why. Only a namespace that does not exist fails (a
+typo, as in the other modules)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.info_ss import read_sockets
+from ansible_collections.mptcp.linux.plugins.module_utils.info_tools import read_tools
+from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import read_counters
+from ansible_collections.mptcp.linux.plugins.module_utils.netns import NetnsContext, netns_path
+from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import NmClient
+from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import ordered
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import read_snapshot
+
+SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools")
+# The fact each subset fills, and its value when it cannot be read.
+EMPTY = {"sysctl": {}, "limits": {}, "endpoints": [], "nm": [], "connections": [], "counters": {}, "tools": {}}
+FACT_NAMES = {"nm": "nm_profiles"}
+ENABLED_PATH = "/proc/sys/net/mptcp/enabled"
+
+
+def resolve_subsets(asked):
+    """['all'] or names -> the subsets to read, in SUBSETS order."""
+    asked = set(asked or ["all"])
+    return [name for name in SUBSETS if "all" in asked or name in asked]
+
+
+class Gatherer:
+    """run(argv) -> (rc, out, err) and which(name) -> path or None: how the module runs
+    commands and finds them; netns: the namespace to look into (None: this one); root:
+    where the file system starts, for finding libraries (a tmp_path in unit tests)."""
+
+    def __init__(self, run, which, netns=None, backend="auto", root="/"):
+        self.run = run
+        self.which = which
+        self.netns = netns
+        self.backend = backend
+        self.root = root
+        if netns:
+            netns_path(netns)  # a namespace that does not exist is a mistake: fail
+
+    # --- one reader per subset; each returns the fact or raises MptcpError --------------
+    def supported(self):
+        with NetnsContext(self.netns):
+            return os.path.exists(ENABLED_PATH)
+
+    def sysctl(self):
+        with NetnsContext(self.netns):
+            snapshot = read_snapshot()
+        return snapshot.normalised(sorted(snapshot.values))
+
+    def _path_manager(self, read):
+        backend = open_backend(self.backend, self.netns, self.run, self.which("ip"))
+        try:
+            return read(backend)
+        finally:
+            backend.close()
+
+    def limits(self):
+        return self._path_manager(lambda backend: backend.read_limits())
+
+    def endpoints(self):
+        return self._path_manager(lambda backend: backend.read_endpoints())
+
+    def nm(self):
+        nmcli = self.which("nmcli")
+        if not nmcli:
+            raise MptcpError("nmcli not found: NetworkManager is not installed")
+        client = NmClient(self.run, nmcli)
+        client.check_ready()
+        profiles = []
+        for profile in client.profiles():
+            profiles.append({"name": profile["name"], "uuid": profile["uuid"], "type": profile["type"],
+                             "devices": profile["devices"],
+                             "mptcp_flags": ordered(client.read_flags(profile["uuid"]))})
+        return profiles
+
+    def connections(self):
+        ss = self.which("ss")
+        if not ss:
+            raise MptcpError("ss not found (it comes with iproute2)")
+        return read_sockets(self.run, ss, self.netns)
+
+    def counters(self):
+        with NetnsContext(self.netns):
+            return read_counters()
+
+    def tools(self):
+        return read_tools(self.run, self.which, self.root)
+
+    def gather(self, subsets):
+        """-> (facts, unavailable): the facts of `subsets` plus `supported`, and for each
+        part that could not be read, why."""
+        facts = {"supported": self.supported()}
+        unavailable = {}
+        for subset in subsets:
+            fact = FACT_NAMES.get(subset, subset)
+            try:
+                facts[fact] = getattr(self, subset)()
+            except (MptcpError, OSError, IOError, ValueError) as exc:
+                facts[fact] = type(EMPTY[subset])()
+                unavailable[fact] = "%s" % exc
+        if not facts["supported"]:
+            unavailable.setdefault("supported", "this kernel has no MPTCP (no %s)" % ENABLED_PATH)
+        return facts, unavailable

@@ -1,0 +1,102 @@
+"""Finding the MPTCP tools of a host: version strings as the tools print them, and the
+mptcpize preload library where each distribution puts it (a tree under tmp_path)."""
+
+import os
+
+import pytest
+
+from ansible_collections.mptcp.linux.plugins.module_utils import info_tools
+from ansible_collections.mptcp.linux.plugins.module_utils.info_tools import (
+    find_preload_library,
+    parse_iproute2_version,
+    parse_nmcli_version,
+    read_tools,
+)
+
+USAGE = "Usage:\tip mptcp endpoint add ADDRESS [ dev NAME ] [ id ID ]\nFLAG  := [ signal | subflow | backup ]\n"
+
+
+@pytest.mark.parametrize("text, version", [
+    ("ip utility, iproute2-6.1.0, libbpf 1.1.2\n", "6.1.0"),
+    ("ip utility, iproute2-5.15.0, libbpf 0.5.0\n", "5.15.0"),
+    ("ip utility, iproute2-ss200127\n", "ss200127"),
+    ("", None),
+])
+def test_parse_iproute2_version(text, version):
+    assert parse_iproute2_version(text) == version
+
+
+@pytest.mark.parametrize("text, version", [
+    ("nmcli tool, version 1.42.4\n", "1.42.4"),
+    ("nmcli tool, version 1.52.0-1.fc42\n", "1.52.0-1.fc42"),
+    ("", None),
+])
+def test_parse_nmcli_version(text, version):
+    assert parse_nmcli_version(text) == version
+
+
+def plant(root, *paths):
+    for path in paths:
+        full = os.path.join(str(root), path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        open(full, "w").close()
+
+
+@pytest.mark.parametrize("files, found", [
+    (["usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"],
+     "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"),
+    (["usr/lib64/mptcpize/libmptcpwrap.so.0.0.1"], "/usr/lib64/mptcpize/libmptcpwrap.so.0.0.1"),
+    (["usr/lib64/mptcpd/libmptcpwrap.so.0.0.0"], "/usr/lib64/mptcpd/libmptcpwrap.so.0.0.0"),
+    (["usr/lib64/mptcpd/libmptcpwrap.so.0.0.0", "usr/lib64/mptcpize/libmptcpwrap.so.0.0.1"],
+     "/usr/lib64/mptcpize/libmptcpwrap.so.0.0.1"),
+    ([], None),
+])
+def test_find_preload_library(tmp_path, files, found):
+    plant(tmp_path, *files)
+    assert find_preload_library(str(tmp_path)) == found
+
+
+def test_find_preload_library_prefers_the_file_to_its_symlink(tmp_path):
+    plant(tmp_path, "usr/lib64/mptcpize/libmptcpwrap.so.0.0.1")
+    os.symlink("libmptcpwrap.so.0.0.1", str(tmp_path / "usr/lib64/mptcpize/libmptcpwrap.so.0"))
+    assert find_preload_library(str(tmp_path)) == "/usr/lib64/mptcpize/libmptcpwrap.so.0.0.1"
+
+
+def fake(answers):
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        return answers.get(tuple(argv[1:]), (127, "", "not found"))
+    return run, calls
+
+
+def test_read_tools_on_a_host_with_everything(tmp_path, monkeypatch):
+    plant(tmp_path, "usr/lib/aarch64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1")
+    monkeypatch.setattr(info_tools, "pyroute2_version", lambda: "0.7.2")
+    run, _calls = fake({("-V",): (0, "ip utility, iproute2-6.1.0, libbpf 1.1.2\n", ""),
+                        ("mptcp", "help"): (255, "", USAGE),
+                        ("--version",): (0, "nmcli tool, version 1.42.4\n", "")})
+    which = {"ip": "/usr/sbin/ip", "nmcli": "/usr/bin/nmcli", "mptcpize": "/usr/bin/mptcpize"}.get
+    assert read_tools(run, which, str(tmp_path)) == {
+        "iproute2": {"path": "/usr/sbin/ip", "version": "6.1.0", "ip_mptcp": True},
+        "pyroute2": "0.7.2",
+        "nmcli": {"path": "/usr/bin/nmcli", "version": "1.42.4"},
+        "mptcpize": {"path": "/usr/bin/mptcpize",
+                     "preload": "/usr/lib/aarch64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"},
+    }
+
+
+def test_read_tools_on_a_bare_host(tmp_path, monkeypatch):
+    monkeypatch.setattr(info_tools, "pyroute2_version", lambda: None)
+    run, calls = fake({})
+    assert read_tools(run, lambda name: None, str(tmp_path)) == {
+        "iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None}
+    assert calls == []
+
+
+def test_read_tools_with_an_iproute2_older_than_ip_mptcp(tmp_path):
+    run, _calls = fake({("-V",): (0, "ip utility, iproute2-ss200127\n", ""),
+                        ("mptcp", "help"): (255, "", 'Object "mptcp" is unknown, try "ip help".\n')})
+    tools = read_tools(run, {"ip": "/sbin/ip"}.get, str(tmp_path))
+    assert tools["iproute2"] == {"path": "/sbin/ip", "version": "ss200127", "ip_mptcp": False}
