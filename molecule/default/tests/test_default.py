@@ -1,21 +1,31 @@
-"""What a converged lab host has (testinfra, over `podman exec`)."""
+"""The role's result on a converged lab host (testinfra, over `podman exec`), and a run in
+check mode afterwards that reports no change and changes nothing."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared", "tests"))
+
+import expected  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def test_kernel_has_mptcp(host):
     assert host.file("/proc/sys/net/mptcp/enabled").exists
 
 
-def test_network_manager_runs_the_lab_profiles(host):
-    assert host.service("NetworkManager").is_running
-    active = host.check_output("nmcli -g NAME connection show --active").split()
-    assert {"lab-eth0", "lab-eth1"} <= set(active)
+def test_role_set_everything_up(host):
+    expected.assert_set_up(host)
 
 
-def test_host_is_multi_homed(host):
-    addresses = host.check_output("ip -o -4 address show").split("\n")
-    assert any(" eth0 " in line for line in addresses)
-    assert any(" eth1 " in line for line in addresses)
+def snapshot(host):
+    return (expected.endpoints(host), expected.limits(host), expected.sysctl(host, "enabled"),
+            expected.nm_flags(host, "lab-eth0"),
+            host.file("/etc/sysctl.d/90-mptcp.conf").content_string,
+            host.file("/etc/systemd/system/mptcp-pm.service").content_string)
 
 
-def test_ip_knows_mptcp(host):
-    assert host.run("ip mptcp limits show").rc == 0
+def test_check_mode_reports_no_change_and_changes_nothing(host):
+    before = snapshot(host)
+    stats = expected.run_converge(host, "molecule-default", "--check", "--diff")
+    assert stats["changed"] == 0 and stats["failures"] == 0, stats
+    assert snapshot(host) == before
