@@ -115,7 +115,9 @@ lab-down: venv
 	$(LAB) down-all
 
 demo: lab
-	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml playbooks/site.yml
+	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml -e @lab/mptcp-vars.yml \
+	  -e site_summary_file=$(CURDIR)/.lab/$(DEMO_LAB)/summary.txt playbooks/site.yml
+	@echo; echo "What each lab host has now:"; cat .lab/$(DEMO_LAB)/summary.txt
 
 clean: lab-down
 	rm -rf .tmp $(VENV) tests/output

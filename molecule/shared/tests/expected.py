@@ -1,5 +1,5 @@
 """What the role must have set on a lab host of the shared scenario vars
-(molecule/shared/mptcp_vars.yml), read back with the system's own tools."""
+(lab/mptcp-vars.yml), read back with the system's own tools."""
 
 import json
 import os
