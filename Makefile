@@ -75,22 +75,11 @@ timed-%:
 lint: venv collection
 	cd $(COLLECTION) && $(BIN)/ansible-lint --profile production
 
-# ansible-test wants the real path to end in ansible_collections/mptcp/linux (it resolves
-# symlinks), so it gets a fresh copy of the files git tracks or would track; the copy is a
-# git repository of its own, since inside ours (.tmp is ignored) ansible-test sees no file.
-SANITY_TREE := $(CURDIR)/.tmp/sanity/ansible_collections/mptcp/linux
-# ansible-test bootstraps pip in its venvs with a script from a host we cannot reach: it
-# finds ours in its cache instead (tools/ansible_test_get_pip.py says how it works).
-ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
-sanity: venv
-	mkdir -p $(ANSIBLE_TEST_CACHE)
-	v=$$(sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py); \
-	  install -m 0644 tools/ansible_test_get_pip.py $(ANSIBLE_TEST_CACHE)/get_pip_$${v//./_}.py
-	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
-	git ls-files -z --cached --others --exclude-standard | \
-	  tar --null -T - -c | tar -x -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && git init -q && git add -A
-	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+# ansible-test sanity and units on every ansible-core line that meta/runtime.yml admits
+# and that runs on Python 3.11, each in a venv of its own.
+ANSIBLE_CORE_LINES := 2.16.19 2.17.14 2.18.19 2.19.14
+sanity: .tmp/deps.stamp
+	tools/ansible-test-matrix.sh $(ANSIBLE_CORE_LINES)
 
 unit: venv collection
 	$(BIN)/pytest -q tests/unit
@@ -120,4 +109,4 @@ demo: lab
 	@echo; echo "What each lab host has now:"; cat .lab/$(DEMO_LAB)/summary.txt
 
 clean: lab-down
-	rm -rf .tmp $(VENV) tests/output
+	rm -rf .tmp $(VENV) .venv-core tests/output

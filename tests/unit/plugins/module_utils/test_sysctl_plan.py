@@ -14,8 +14,8 @@ from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_plan import (
     plan_changes,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import read_snapshot
-from test_sysctl_file import RenamingModule
-from test_sysctl_runtime import make_proc, proc_value
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_sysctl_file import RenamingModule
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_sysctl_runtime import make_proc, proc_value
 
 OWNED = "/etc/sysctl.d/90-mptcp.conf"
 ENABLED_FILE = HEADER + "\nnet.mptcp.enabled = 1\n"

@@ -13,7 +13,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import 
     read_snapshot,
     rollback,
 )
-from test_sysctl_keys import KERNEL_6_18
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_sysctl_keys import KERNEL_6_18
 
 
 def make_proc(root, values=None):
