@@ -72,8 +72,12 @@ test: venv collection
 timed-%:
 	$(call stage,$*)
 
+# ansible-lint (profile production, no skip list), the plugins' documentation as
+# docs.ansible.com would render it, and the changelog fragments.
 lint: venv collection
 	cd $(COLLECTION) && $(BIN)/ansible-lint --profile production
+	cd $(COLLECTION) && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	$(BIN)/antsibull-changelog lint
 
 # ansible-test sanity and units on every ansible-core line that meta/runtime.yml admits
 # and that runs on Python 3.11, each in a venv of its own.
