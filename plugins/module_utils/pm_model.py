@@ -188,6 +188,16 @@ def _validate_dev(label, value):
     return value
 
 
+def check_port_flags(label, port, flags):
+    """The kernel takes a port only on a signal endpoint without subflow (EINVAL "flags
+    must have signal and not subflow when using port", seen on Linux 6.18)."""
+    if port and ("signal" not in flags or "subflow" in flags):
+        raise ValidationError(
+            "%sport=%d needs the signal flag and no subflow flag (a port is announced to the "
+            "peer; the kernel rejects a port on an endpoint without signal or with subflow)"
+            % (label, port))
+
+
 def validate_endpoint(spec, state, label):
     """One endpoint asked for, normalised; a field left out is None ("left as it is" on an
     existing endpoint, the kernel default on a new one)."""
@@ -209,10 +219,8 @@ def validate_endpoint(spec, state, label):
     if state == "present":
         if wanted["address"] is None:
             raise ValidationError("%saddress is required with state=present" % label)
-        if wanted["port"] is not None and wanted["flags"] is not None and "signal" not in wanted["flags"]:
-            raise ValidationError(
-                "%sport=%d needs the signal flag (a port is announced to the peer; the kernel "
-                "rejects a port on an endpoint without signal)" % (label, wanted["port"]))
+        if wanted["port"] is not None and wanted["flags"] is not None:
+            check_port_flags(label, wanted["port"], wanted["flags"])
     elif wanted["address"] is None and wanted["id"] is None:
         raise ValidationError("%saddress or id is required with state=absent" % label)
     return wanted

@@ -23,6 +23,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.differences import Dif
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
     MAX_ENDPOINTS,
+    check_port_flags,
     describe_endpoint,
     describe_flags,
     endpoint_key,
@@ -125,10 +126,7 @@ def _resolve(current, wanted):
 
 
 def _check_addable(endpoint, caps, label):
-    if endpoint["port"] and "signal" not in endpoint["flags"]:
-        raise ValidationError(
-            "%sport=%d needs the signal flag (a port is announced to the peer; the kernel "
-            "rejects a port on an endpoint without signal)" % (label, endpoint["port"]))
+    check_port_flags(label, endpoint["port"], endpoint["flags"])
     missing = [name for name in endpoint["flags"] if name not in caps.settable_flags]
     if missing:
         raise ValidationError(

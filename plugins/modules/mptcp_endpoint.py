@@ -51,8 +51,9 @@ options:
     type: str
   port:
     description:
-      - The port announced with the address, 1 to 65535. It needs the V(signal) flag and
-        the address assigned on the host. Part of the endpoint's identity.
+      - The port announced with the address, 1 to 65535. It needs the V(signal) flag
+        without V(subflow), and the address assigned on the host. Part of the endpoint's
+        identity.
     type: int
   flags:
     description:
@@ -81,7 +82,7 @@ options:
         description: The interface the endpoint is bound to.
         type: str
       port:
-        description: The port announced with the address (needs V(signal)).
+        description: The port announced with the address (needs V(signal), without V(subflow)).
         type: int
       flags:
         description: The endpoint's flags.

@@ -88,6 +88,7 @@ BAD = [
     ({"address": "10.0.0.1", "flags": "signal"}, "present", "must be a list of flag names"),
     ({"address": "10.0.0.1", "flags": ["fullmesh", "signal"]}, "present", "signal and fullmesh cannot be combined"),
     ({"address": "10.0.0.1", "flags": ["subflow"], "port": 80}, "present", "port=80 needs the signal flag"),
+    ({"address": "10.0.0.1", "flags": ["signal", "subflow"], "port": 80}, "present", "port=80 needs the signal flag and no subflow"),
     ({"address": "10.0.0.1", "port": 0, "flags": ["signal"]}, "present", "port=0 is out of range: a port is 1 to 65535"),
     ({"address": "10.0.0.1", "id": 0}, "present", "id=0 is out of range: endpoint ids are 1 to 255"),
     ({"address": "10.0.0.1", "id": 256}, "absent", "id=256 is out of range"),
