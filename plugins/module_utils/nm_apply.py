@@ -276,17 +276,39 @@ def effective_flags(plans, client):
     return dict((plan.uuid, effective(plan.wanted, default)) for plan in plans)
 
 
+def _read_addresses(host, plans, warnings):
+    """{device: its addresses}; one that cannot be read (gone since NetworkManager listed
+    it) is a warning, not a failure: the profiles may already be saved and applied."""
+    addresses = {}
+    for plan in plans:
+        for device in plan.devices:
+            if device in addresses:
+                continue
+            try:
+                addresses[device] = host.addresses(device)
+            except MptcpError as error:
+                warnings.append("cannot read the addresses of %s: %s" % (device, error))
+                addresses[device] = []
+    return addresses
+
+
+def _read_endpoints(host, expected, warnings):
+    try:
+        if expected:
+            return wait_for_endpoints(host.endpoints, expected)[0]
+        return host.endpoints()
+    except MptcpError as error:
+        warnings.append("cannot read the MPTCP endpoints: %s" % error)
+        return []
+
+
 def check_outcome(plans, flags_by_uuid, host, applied):
     """After applying (or, in check mode, as things are): warnings about flags that
     cannot take effect, the endpoints of the profiles' devices, and, for the devices
     applied to now, a warning when the kernel does not show the expected endpoints."""
     warnings = []
     mptcp_enabled = host.mptcp_enabled()
-    addresses = {}
-    for plan in plans:
-        for device in plan.devices:
-            if device not in addresses:
-                addresses[device] = host.addresses(device)
+    addresses = _read_addresses(host, plans, warnings)
     families = set(family for found in addresses.values()
                    for _address, family, candidate in found if candidate)
     default_routes = dict((family, host.default_route(family)) for family in sorted(families))
@@ -304,10 +326,7 @@ def check_outcome(plans, flags_by_uuid, host, applied):
     merged = {}
     for wanted in expected.values():
         merged.update(wanted)
-    if merged:
-        endpoints, _problems = wait_for_endpoints(host.endpoints, merged)
-    else:
-        endpoints = host.endpoints() if addresses else []
+    endpoints = _read_endpoints(host, merged, warnings) if addresses else []
     for (plan, device), wanted in expected.items():
         problems = endpoint_problems(wanted, endpoints)
         if problems:
@@ -319,8 +338,7 @@ def check_outcome(plans, flags_by_uuid, host, applied):
     for plan in plans:
         for device in plan.devices:
             for endpoint in endpoints_of(endpoints, device, addresses[device]):
-                entry = dict(endpoint, profile=plan.name, device=device)
-                result.append(entry)
+                result.append(dict(endpoint, profile=plan.name, device=device))
     return warnings, result
 
 

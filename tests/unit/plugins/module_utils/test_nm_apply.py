@@ -369,6 +369,27 @@ def test_check_outcome_inactive_profile_reads_no_endpoints():
     assert host.reads == 0
 
 
+class BrokenHost(FakeHost):
+    def addresses(self, device):
+        if device == "eth0":
+            raise MptcpError("ip -j address show dev eth0 exited 1: Device \"eth0\" does not exist.")
+        return FakeHost.addresses(self, device)
+
+    def endpoints(self):
+        raise MptcpError("ip -j mptcp endpoint show exited 255: Object \"mptcp\" is unknown")
+
+
+def test_check_outcome_after_applying_warns_instead_of_failing_on_read_errors():
+    client = _client()
+    plans = _plans(client, ["signal"], profiles=(ETH0, ETH1))
+    warnings, endpoints = check_outcome(plans, effective_flags(plans, client), BrokenHost(), applied=False)
+    assert endpoints == []
+    assert warnings == ['cannot read the addresses of eth0: ip -j address show dev eth0 exited 1: '
+                        'Device "eth0" does not exist.',
+                        'cannot read the MPTCP endpoints: ip -j mptcp endpoint show exited 255: '
+                        'Object "mptcp" is unknown']
+
+
 def test_report_profiles_reads_the_devices_again_after_applying():
     client = _client()
     plans = _plans(client, ["signal", "subflow"], profiles=(ETH0, ETH1))
