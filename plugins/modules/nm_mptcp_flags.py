@@ -114,6 +114,10 @@ notes:
   - NetworkManager applies the flags only when it configures a device. Changing
     C(net.mptcp.enabled) or routes later does not add or remove its endpoints until
     the device is applied again.
+  - After a change of the C(NetworkManager.conf) default, a profile at 0 keeps the old
+    default's endpoints on NetworkManager 1.42 even through C(nmcli device reapply)
+    (1.52 takes the new default then); the module sees no difference in that case, since
+    the profile and the device both stay at 0. Reactivate the device to apply it.
   - The endpoints are the kernel's, per network namespace; another manager of endpoints
     (mptcpd, M(mptcp.linux.mptcp_endpoint)) may fight NetworkManager over the same addresses.
   - nmcli runs with argument lists in a UTF-8 C locale where the host has one (in plain
