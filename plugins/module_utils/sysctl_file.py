@@ -50,9 +50,10 @@ class Assignment:
         return is_glob(self.key)
 
 
-def parse_assignments(text):
+def parse_assignments(text, malformed=None):
     """The assignments of a sysctl file, in order; comments, blank and malformed lines
-    (which systemd-sysctl skips too) are left out."""
+    (which systemd-sysctl skips too) are left out. malformed: a list that gets
+    (line number, line) of each malformed one."""
     result = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -66,6 +67,8 @@ def parse_assignments(text):
             result.append(Assignment(normalise_key(key), value.strip(), lineno))
         elif excluded and line.strip():
             result.append(Assignment(normalise_key(line), None, lineno))
+        elif malformed is not None:
+            malformed.append((lineno, line))
     return result
 
 
@@ -106,9 +109,21 @@ class OwnedFile:
         self.path = path
         self.text = text
         self.entries = {}
-        for assignment in parse_assignments(text or ""):
+        self.malformed = []
+        for assignment in parse_assignments(text or "", self.malformed):
             if assignment.value is not None:
                 self.entries[assignment.key] = assignment.value
+
+    def check_ours(self):
+        """The file is rewritten whole, keeping its assignments only: refuse one that
+        holds anything else (someone else's file given as path by mistake), which would
+        be lost."""
+        if self.malformed:
+            lineno, line = self.malformed[0]
+            raise ValidationError(
+                "path=%s holds lines that are not sysctl settings (line %d: %r%s); the module "
+                "rewrites its file whole, so they would be lost: give it a file of its own"
+                % (self.path, lineno, line, " and %d more" % (len(self.malformed) - 1) if len(self.malformed) > 1 else ""))
 
     def mptcp_values(self, entries=None):
         """{short name: normalised value} of the net.mptcp keys."""

@@ -57,7 +57,9 @@ options:
   path:
     description:
       - The sysctl file this module owns. It is rewritten whole (a header line, then the
-        keys sorted), so give it a file of its own, never C(/etc/sysctl.conf).
+        keys sorted), so give it a file of its own, never C(/etc/sysctl.conf). A file that
+        holds lines other than comments and C(key = value) settings is refused, since
+        they would be lost.
       - C(systemd-sysctl) reads only C(*.conf) files in C(/etc/sysctl.d), C(/run/sysctl.d),
         C(/usr/local/lib/sysctl.d) and C(/usr/lib/sysctl.d), by file name, the later name
         winning; the module warns when O(path) is not one of them.
@@ -223,6 +225,7 @@ def run(module):
     check_path(path)
     snapshot = read_snapshot()
     owned = OwnedFile(path, read_text(path))
+    owned.check_ours()
     wanted = validate_settings(params["settings"], state, snapshot,
                                persisted=owned.mptcp_values())
     plan = plan_changes(wanted, state, runtime, persist, snapshot, owned)

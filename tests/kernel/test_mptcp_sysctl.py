@@ -125,48 +125,8 @@ def test_check_mode_with_nothing_to_do_is_unchanged(sysctl):
     assert sysctl(settings={"enabled": 1}, check_mode=True)["changed"] is False
 
 
-@pytest.mark.parametrize("args, fragments", [
-    ({"settings": {"mptcp_enabled": 1}},
-     ["net.mptcp.mptcp_enabled does not exist on this kernel (did you mean enabled?)",
-      "its net.mptcp keys are: add_addr_timeout, allow_join_initial_addr_port"]),
-    ({"settings": {"syn_retries": 3}}, ["net.mptcp.syn_retries does not exist"]),
-    ({"settings": {"add_addr_timeout": 60000000}},
-     ["net.mptcp.add_addr_timeout=60000000: must be an integer from 0 to 2147483 seconds"]),
-    ({"settings": {"add_addr_timeout": -1}}, ["net.mptcp.add_addr_timeout=-1: must be"]),
-    ({"settings": {"enabled": 2}}, ["net.mptcp.enabled=2: must be 0 or 1"]),
-    ({"settings": {"enabled": "maybe"}}, ["net.mptcp.enabled='maybe': must be 0 or 1"]),
-    ({"settings": {"stale_loss_cnt": 4294967296}}, ["from 0 to 4294967295"]),
-    ({"settings": {"syn_retrans_before_tcp_fallback": 256}}, ["from 0 to 255"]),
-    ({"settings": {"scheduler": "redundant"}},
-     ["net.mptcp.scheduler='redundant': must be one of default (available_schedulers)"]),
-    ({"settings": {"path_manager": "bogus"}}, ["one of kernel, userspace"]),
-    ({"settings": {"available_schedulers": "default"}}, ["is read-only"]),
-    ({"settings": {"pm_type": 1, "path_manager": "kernel"}}, ["disagree"]),
-    ({"settings": {"enabled": 1, "net.mptcp.enabled": 1}}, ["is given twice"]),
-    ({"settings": {"net.ipv4.ip_forward": 1}}, ["is not a net.mptcp key"]),
-    ({"settings": {"enabled": None}}, ["net.mptcp.enabled needs a value"]),
-    # One good key and one bad: nothing is applied, not even the good one.
-    ({"settings": {"enabled": 0, "close_timeout": "1h"}},
-     ["net.mptcp.close_timeout='1h': must be an integer"]),
-    ({"settings": {"enabled": 0}, "path": "relative.conf"}, ["must be an absolute path"]),
-    ({"settings": {"enabled": 0}, "path": "/etc/sysctl.conf"}, ["belongs to the distribution"]),
-    ({"settings": {"enabled": 0}, "path": "/nonexistent-dir/90-mptcp.conf"},
-     ["the directory /nonexistent-dir does not exist"]),
-    ({"settings": {"enabled": 0}, "runtime": False, "persist": False}, ["nothing to apply"]),
-    ({"settings": {"enabled": None}, "state": "absent", "persist": False},
-     ["with persist=false it has nothing to do"]),
-    ({"settings": {"enabled": 0}, "state": "gone"}, ["value of state must be one of"]),
-    ({"settings": "enabled"}, ["settings"]),
-])
-def test_a_bad_input_fails_with_its_value_and_rule_and_changes_nothing(sysctl, netns, conf, args,
-                                                                       fragments):
-    conf.write_text("net.mptcp.enabled = 1\n")
-    before = ns_values(netns)
-    result = sysctl(**args)
-    assert_failed_cleanly(result, *fragments)
-    assert ns_values(netns) == before
-    assert conf.read_text() == "net.mptcp.enabled = 1\n"
-    assert listing(conf.parent) == ["90-mptcp.conf"]
+# Bad inputs (unknown keys, out-of-range values, bad paths...) are rows of the table
+# tests/data/bad_inputs.yml, run by tests/kernel/test_bad_inputs.py.
 
 
 @pytest.mark.parametrize("key, value", [

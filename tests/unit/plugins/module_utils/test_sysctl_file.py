@@ -76,6 +76,15 @@ def test_the_owned_file_keeps_the_last_assignment_of_a_key():
     assert owned.entries == {"net.mptcp.enabled": "1"}
 
 
+def test_a_file_with_lines_that_are_not_settings_is_not_taken_over():
+    OwnedFile("/x.conf", HEADER + "\n; note\n-net.ipv4.ip_forward\nnet.mptcp.enabled = 1\n").check_ours()
+    with pytest.raises(ValidationError) as caught:
+        OwnedFile("/etc/hosts", "# hosts\n127.0.0.1 localhost\n::1 localhost\n").check_ours()
+    assert str(caught.value) == (
+        "path=/etc/hosts holds lines that are not sysctl settings (line 2: '127.0.0.1 localhost' and 1 more); "
+        "the module rewrites its file whole, so they would be lost: give it a file of its own")
+
+
 def test_the_owned_files_mptcp_values_are_normalised_and_exclude_other_keys_and_globs():
     owned = OwnedFile("/x.conf", "net.mptcp.enabled = 01\nnet.mptcp.scheduler = default \n"
                                  "net.ipv4.ip_forward = 1\nnet.mptcp.* = 0\n")
