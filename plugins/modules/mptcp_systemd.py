@@ -1,0 +1,230 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: mptcp_systemd
+short_description: Keep a systemd unit and the drop-ins of one name in place, in one call
+version_added: 0.1.0
+description:
+  - Writes a unit file of O(unit_dir) and enables it, or disables and removes it; writes a
+    drop-in of one name for each service listed and removes that drop-in from every other
+    unit. This is how the role M(mptcp.linux.mptcp) keeps C(mptcp-pm.service) (limits and
+    endpoints at boot) and the mptcpize drop-ins, in one module call per host instead of
+    one per file.
+  - Files are root-owned 0644 and written atomically; drop-in directories are root-owned
+    0755. A file with the right text but another mode or owner is fixed.
+  - systemd is reloaded once when a file was written or removed, before the unit is
+    enabled.
+  - The services whose drop-in was written or removed are returned in
+    RV(services_changed), for a handler to restart them. They are not restarted here.
+author:
+  - mptcp.linux contributors (@mptcp-linux)
+options:
+  unit:
+    description:
+      - A unit file in O(unit_dir).
+    type: dict
+    suboptions:
+      name:
+        description: The unit's name, with its suffix, like V(mptcp-pm.service).
+        type: str
+        required: true
+      content:
+        description: The unit file's text. Required with O(unit.state=present).
+        type: str
+      enabled:
+        description:
+          - Whether the unit is enabled (C(systemctl enable); it needs an C([Install])
+            section) or not.
+        type: bool
+        default: true
+      state:
+        description:
+          - V(present) writes the file; V(absent) disables the unit and removes the file.
+        type: str
+        choices: [present, absent]
+        default: present
+  dropin:
+    description:
+      - A drop-in file, C(UNIT_DIR/SERVICE.d/NAME), for exactly the services listed.
+    type: dict
+    suboptions:
+      name:
+        description: The drop-in's file name, ending in C(.conf).
+        type: str
+        required: true
+      content:
+        description: The drop-in's text, the same for every service. Required when O(dropin.services) lists units.
+        type: str
+      services:
+        description:
+          - Units (with their suffix) that get the drop-in. Every other unit's drop-in of
+            this name is removed, so V([]) removes them all.
+        type: list
+        elements: str
+        default: []
+  unit_dir:
+    description: Where the unit and the drop-in directories are.
+    type: path
+    default: /etc/systemd/system
+  daemon_reload:
+    description: Reload systemd when a file was written or removed.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Reports what would be written, removed, enabled or disabled, with a diff, and touches nothing.
+    support: full
+  diff_mode:
+    description: Each file's text before and after (empty when missing), and C(systemctl is-enabled) before and after.
+    support: full
+  idempotent:
+    description: Text, mode, owner and the enabled state are compared; a second run reports no change.
+    support: full
+  platform:
+    description: Linux with systemd.
+    support: full
+    platforms: linux
+notes:
+  - A unit's C(/usr/lib/systemd/system) file is never touched; a drop-in overrides it.
+seealso:
+  - module: ansible.builtin.systemd_service
+  - name: systemd.unit(5)
+    description: Unit files and drop-in directories.
+    link: https://www.freedesktop.org/software/systemd/man/latest/systemd.unit.html
+"""
+
+EXAMPLES = r"""
+- name: Apply limits and endpoints at boot, and run iperf3 over MPTCP
+  mptcp.linux.mptcp_systemd:
+    unit:
+      name: mptcp-pm.service
+      content: "{{ lookup('ansible.builtin.template', 'mptcp-pm.service.j2') }}"
+    dropin:
+      name: 50-mptcp.conf
+      content: |
+        [Service]
+        Environment="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"
+      services: [iperf3.service]
+  register: mptcp_systemd
+
+- name: Restart the services whose drop-in changed
+  ansible.builtin.systemd_service:
+    name: "{{ item }}"
+    state: restarted
+  loop: "{{ mptcp_systemd.services_changed }}"
+
+- name: Remove the unit and every drop-in of that name
+  mptcp.linux.mptcp_systemd:
+    unit:
+      name: mptcp-pm.service
+      state: absent
+    dropin:
+      name: 50-mptcp.conf
+      services: []
+"""
+
+RETURN = r"""
+files_changed:
+  description: The files written, fixed or removed (that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/systemd/system/mptcp-pm.service", "/etc/systemd/system/iperf3.service.d/50-mptcp.conf"]
+services_changed:
+  description: The units whose drop-in was written or removed; they need a restart to pick it up.
+  returned: always
+  type: list
+  elements: str
+  sample: ["iperf3.service"]
+unit_enabled:
+  description: Whether the unit is enabled after the task; V(null) without O(unit).
+  returned: always
+  type: bool
+  sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import ansible_runner
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd_files import (
+    Systemctl,
+    Wanted,
+    apply_plan,
+    plan_changes,
+    read_found,
+    validate,
+)
+
+
+def create_module():
+    return AnsibleModule(
+        argument_spec=dict(
+            unit=dict(type="dict", options=dict(
+                name=dict(type="str", required=True),
+                content=dict(type="str"),
+                enabled=dict(type="bool", default=True),
+                state=dict(type="str", choices=["present", "absent"], default="present"),
+            ), required_if=[("state", "present", ["content"])]),
+            dropin=dict(type="dict", options=dict(
+                name=dict(type="str", required=True),
+                content=dict(type="str"),
+                services=dict(type="list", elements="str", default=[]),
+            )),
+            unit_dir=dict(type="path", default="/etc/systemd/system"),
+            daemon_reload=dict(type="bool", default=True),
+        ),
+        required_one_of=[("unit", "dropin")],
+        supports_check_mode=True,
+    )
+
+
+def wanted_from(params):
+    unit = params["unit"] or {}
+    dropin = params["dropin"] or {}
+    present = unit.get("state", "present") == "present"
+    return Wanted(unit_name=unit.get("name"), unit_content=unit.get("content") if present else None,
+                  unit_enabled=unit.get("enabled", True),
+                  dropin_name=dropin.get("name"), dropin_content=dropin.get("content"),
+                  services=dropin.get("services") or [])
+
+
+def run(module):
+    wanted = wanted_from(module.params)
+    validate(wanted)
+    unit_dir = module.params["unit_dir"]
+    systemctl_path = module.get_bin_path("systemctl")
+    if not systemctl_path:
+        raise MptcpError("systemctl not found: this module needs a host that runs systemd")
+    systemctl = Systemctl(ansible_runner(module), systemctl_path)
+    plan = plan_changes(unit_dir, wanted, read_found(unit_dir, wanted, systemctl.is_enabled))
+    if plan.changed and not module.check_mode:
+        apply_plan(module, plan, wanted.unit_name, systemctl, module.params["daemon_reload"])
+    enabled = None
+    if wanted.unit_name is not None:
+        enabled = wanted.unit_content is not None and wanted.unit_enabled
+    result = dict(changed=plan.changed, files_changed=plan.files_changed,
+                  services_changed=plan.services_changed, unit_enabled=enabled)
+    if module._diff:
+        result["diff"] = plan.diff
+    return result
+
+
+def main():
+    module = create_module()
+    try:
+        result = run(module)
+    except MptcpError as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
