@@ -1,0 +1,146 @@
+"""The drift report callback: what differs in words, from the diffs our modules and
+ansible.builtin return, the statuses, the files it writes, and that it stays silent on
+runs outside check mode."""
+
+import json
+import os
+
+import pytest
+
+from ansible.inventory.host import Host
+from ansible.playbook.handler import Handler
+from ansible.playbook.task import Task
+from ansible.executor.task_result import TaskResult
+
+from ansible_collections.mptcp.linux.plugins.callback.drift_report import (
+    CallbackModule, HostRecord, build_report, describe_diff, describe_result, differences_of, full_diff, render_html)
+
+# Diffs as the modules returned them on a lab host with drift.
+SYSCTL = [{"before_header": "runtime (/proc/sys/net/mptcp)", "after_header": "runtime (/proc/sys/net/mptcp)",
+           "before": {"net.mptcp.add_addr_timeout": 30, "net.mptcp.enabled": 1},
+           "after": {"net.mptcp.add_addr_timeout": 60, "net.mptcp.enabled": 1}},
+          {"before_header": "/etc/sysctl.d/90-mptcp.conf", "after_header": "/etc/sysctl.d/90-mptcp.conf",
+           "before": "# Managed\nnet.mptcp.add_addr_timeout = 90\nnet.mptcp.enabled = 1\n",
+           "after": "# Managed\nnet.mptcp.add_addr_timeout = 60\nnet.mptcp.enabled = 1\n"}]
+LIMITS = {"before_header": "MPTCP limits before", "after_header": "MPTCP limits after",
+          "before": {"add_addr_accepted": 0, "subflows": 3}, "after": {"add_addr_accepted": 0, "subflows": 2}}
+ENDPOINTS = {"before": {"endpoints": ["198.18.1.10 id 1 subflow dev eth0", "198.18.2.10 id 2 signal backup dev eth1"]},
+             "after": {"endpoints": ["198.18.1.10 id 1 subflow dev eth0", "198.18.2.10 id 2 signal dev eth1"]}}
+NM = {"before": {"lab-eth1": ["signal"], "lab-eth1 on eth1": ["disabled"]},
+      "after": {"lab-eth1": ["disabled"], "lab-eth1 on eth1": ["disabled"]}}
+UNIT = "[Unit]\nDescription=x\n"
+SYSTEMD = [{"before_header": "/etc/systemd/system/mptcp-pm.service",
+            "after_header": "/etc/systemd/system/mptcp-pm.service", "before": "", "after": UNIT},
+           {"before_header": "systemctl is-enabled mptcp-pm.service",
+            "after_header": "systemctl is-enabled mptcp-pm.service", "before": "disabled\n", "after": "enabled\n"}]
+
+
+@pytest.mark.parametrize("diff, lines", [
+    (SYSCTL, ["net.mptcp.add_addr_timeout: 30 -> 60",
+              "/etc/sysctl.d/90-mptcp.conf: -net.mptcp.add_addr_timeout = 90",
+              "/etc/sysctl.d/90-mptcp.conf: +net.mptcp.add_addr_timeout = 60"]),
+    (LIMITS, ["subflows: 3 -> 2"]),
+    (ENDPOINTS, ["endpoints: - 198.18.2.10 id 2 signal backup dev eth1",
+                 "endpoints: + 198.18.2.10 id 2 signal dev eth1"]),
+    (NM, ["lab-eth1: signal -> disabled"]),
+    (SYSTEMD, ["/etc/systemd/system/mptcp-pm.service: missing, would be written",
+               "systemctl is-enabled mptcp-pm.service: disabled -> enabled"]),
+    ({"before_header": "/etc/x.conf", "before": UNIT, "after": ""}, ["/etc/x.conf: would be removed"]),
+    ({"before": {"a": {"b": 1}}, "after": {"a": {"b": 2, "c": []}}}, ["a.b: 1 -> 2", "a.c: (none) -> (empty)"]),
+    ({"prepared": "The following NEW packages will be installed:\n  mptcpize\n"},
+     ["The following NEW packages will be installed:", "  mptcpize"]),
+    (None, []),
+])
+def test_describe_diff(diff, lines):
+    assert describe_diff(diff) == lines
+
+
+def test_long_text_diffs_are_cut():
+    before = "".join("line %d\n" % i for i in range(40))
+    lines = describe_diff({"before_header": "/f", "before": before, "after": ""}) + \
+        describe_diff({"before_header": "/f", "before": before, "after": before.replace("line", "LINE")})
+    assert lines[0] == "/f: would be removed"
+    assert len(lines) == 1 + 12 + 1 and lines[-1] == "/f: ... 68 more lines"
+
+
+def test_without_diff_the_module_says_what_it_would_do():
+    assert describe_result({"changed": True, "changes": ["set limits: subflows 3 -> 2"]}) == \
+        ["set limits: subflows 3 -> 2"]
+    assert describe_result({"changed": True}) == ["would change (the module gives no diff)"]
+
+
+def test_loop_items_each_count():
+    result = {"changed": True, "results": [
+        {"changed": True, "item": "iperf3.service", "diff": {"before": "", "after": "x\n",
+                                                              "after_header": "/d/iperf3.service.d/50.conf"}},
+        {"changed": False, "item": "nginx.service"}]}
+    found = differences_of("Write drop-ins", "ansible.builtin.template", result)
+    assert [d["task"] for d in found] == ["Write drop-ins (iperf3.service)"]
+    assert found[0]["changes"] == ["/d/iperf3.service.d/50.conf: missing, would be written"]
+
+
+def test_full_diff_is_unified_text():
+    text = full_diff([LIMITS, SYSTEMD[0]])
+    assert "--- MPTCP limits before\n+++ MPTCP limits after\n" in text
+    assert '-  "subflows": 3\n+  "subflows": 2\n' in text
+    assert "+[Unit]\n" in text
+
+
+def test_statuses_and_summary():
+    records = dict((name, HostRecord()) for name in ("a", "b", "c", "d"))
+    records["b"].differences.append({"task": "t", "action": "x", "changes": ["k: 1 -> 2"], "diff": None})
+    records["c"].error = {"task": "t", "msg": "boom"}
+    records["d"].unreachable, records["d"].error = True, {"task": "t", "msg": "no route"}
+    report = build_report(records, "drift.yml", "2026-01-01T00:00:00Z")
+    assert [h["status"] for h in report["hosts"].values()] == ["in_sync", "drifted", "failed", "unreachable"]
+    assert report["summary"] == {"hosts": 4, "in_sync": 1, "drifted": 1, "failed": 1, "unreachable": 1}
+
+
+def test_page_escapes_what_hosts_return():
+    record = HostRecord()
+    record.differences.append({"task": "<script>", "action": "x", "changes": ["a: <b> -> &c"],
+                               "diff": {"before": "<i>\n", "after": ""}})
+    page = render_html(build_report({"h<1>": record}, "drift.yml", "now"))
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and "a: &lt;b&gt; -&gt; &amp;c" in page
+    assert '<tr data-host="h&lt;1&gt;" data-status="drifted">' in page
+
+
+def result(host, check_mode, payload, name="Set the path manager's limits", handler=False):
+    task = Handler() if handler else Task()
+    task.name, task.action, task.check_mode = name, "mptcp.linux.mptcp_limits", check_mode
+    return TaskResult(Host(host), task, payload)
+
+
+def callback(tmp_path):
+    plugin = CallbackModule()
+    # What set_options leaves when the loader found the plugin and MPTCP_DRIFT_REPORT_DIR
+    # was set (tests/lab/test_drift.py goes that way).
+    plugin._plugin_options = {"report_dir": str(tmp_path / "report")}
+    return plugin
+
+
+def test_a_check_run_writes_both_files(tmp_path):
+    plugin = callback(tmp_path)
+    plugin.v2_runner_on_ok(result("h1", True, {"changed": True, "diff": LIMITS}))
+    plugin.v2_runner_on_ok(result("h1", True, {"changed": True}, name="Restart", handler=True))
+    plugin.v2_runner_on_ok(result("h2", True, {"changed": False}))
+    plugin.v2_runner_on_skipped(result("h3", True, {"skipped": True}))
+    plugin.v2_runner_on_failed(result("h4", True, {"msg": "nmcli not found"}))
+    plugin.v2_runner_on_failed(result("h2", True, {"msg": "ignored"}), ignore_errors=True)
+    plugin.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report" / "drift.json").read_text())
+    hosts = report["hosts"]
+    assert dict((name, host["status"]) for name, host in hosts.items()) == {
+        "h1": "drifted", "h2": "in_sync", "h3": "in_sync", "h4": "failed"}
+    assert hosts["h1"]["differences"] == [{"task": "Set the path manager's limits", "action": "mptcp.linux.mptcp_limits",
+                                           "changes": ["subflows: 3 -> 2"], "diff": LIMITS}]
+    assert hosts["h4"]["error"] == {"task": "Set the path manager's limits", "msg": "nmcli not found"}
+    assert (tmp_path / "report" / "drift.html").read_text().startswith("<!DOCTYPE html>")
+    assert sorted(os.listdir(str(tmp_path / "report"))) == ["drift.html", "drift.json"]
+
+
+def test_a_run_outside_check_mode_writes_nothing(tmp_path):
+    plugin = callback(tmp_path)
+    plugin.v2_runner_on_ok(result("h1", False, {"changed": True, "diff": LIMITS}))
+    plugin.v2_playbook_on_stats(None)
+    assert not (tmp_path / "report").exists()
