@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
+from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import (
     apply_actions,
     open_module_backend,
@@ -77,13 +79,21 @@ def ensure_endpoints(backend, wanted, state, exclusive, check_mode, netns=None):
             "warnings": plan.warnings}
 
 
+def path_manager_lock(netns, check_mode):
+    """The namespace's path manager, for one run at a time (check mode: shared)."""
+    if netns:
+        return HostLock(netns_path(netns), "the MPTCP path manager of netns %s" % netns, shared=check_mode)
+    return HostLock("/proc/self/ns/net", "the MPTCP path manager of this network namespace", shared=check_mode)
+
+
 def run_module(module, work):
-    """Open the backend the module's options ask for, run work(backend) and exit with its
-    result, or fail with one clear message."""
+    """Open the backend the module's options ask for, run work(backend) holding the
+    namespace's lock and exit with its result, or fail with one clear message."""
     backend = None
     try:
         backend = open_module_backend(module)
-        result = work(backend)
+        with path_manager_lock(module.params.get("netns"), module.check_mode):
+            result = work(backend)
     except MptcpError as exc:
         module.fail_json(msg="%s" % exc, backend=backend.name if backend else None)
     finally:

@@ -118,6 +118,8 @@ class Iproute2Backend:
         argv = self._argv(args)
         rc, out, err = self._run(argv)
         if rc != 0:
+            if 'Object "mptcp" is unknown' in (err or out or ""):
+                self.usage()  # fails, saying that this iproute2 has no `ip mptcp`
             raise MptcpError("%s failed: `%s` said: %s" % (
                 what, " ".join(argv), explain_error((err or out).strip()) or "exit status %d" % rc))
         return out

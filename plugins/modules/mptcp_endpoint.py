@@ -114,6 +114,17 @@ attributes:
     support: full
 extends_documentation_fragment:
   - mptcp.linux.path_manager
+notes:
+  - With O(backend=auto), a target without pyroute2, or with one too old to know MPTCP
+    (before 0.5.19), is driven through C(ip) instead, with the same result.
+  - An C(ip) without C(ip mptcp) (iproute2 before 5.8) is refused before anything is
+    touched, with its version; O(backend=auto) uses pyroute2 there when it can.
+  - The kernel may still refuse a step that every check before it allowed, for instance
+    when the interface of O(dev) is removed between the check and the change. The steps
+    already done are then undone and the module fails with what the kernel said.
+  - Two runs on one network namespace at once take turns. Each holds a lock on the
+    namespace from reading the endpoints to reading back what it changed, so neither
+    plans from a state the other is changing.
 seealso:
   - module: mptcp.linux.mptcp_limits
   - module: mptcp.linux.mptcp_info

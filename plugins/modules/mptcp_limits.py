@@ -44,6 +44,11 @@ attributes:
     support: full
 extends_documentation_fragment:
   - mptcp.linux.path_manager
+notes:
+  - With O(backend=auto), a target without pyroute2, or with one too old to know MPTCP
+    (before 0.5.19), is driven through C(ip) instead, with the same result. An C(ip)
+    without C(ip mptcp) (iproute2 before 5.8) is refused before anything is touched.
+  - Two runs on one network namespace at once take turns (a lock on the namespace).
 seealso:
   - module: mptcp.linux.mptcp_endpoint
   - module: mptcp.linux.mptcp_info

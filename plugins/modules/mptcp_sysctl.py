@@ -92,6 +92,8 @@ notes:
     into place, root-owned 0644; on a read-only or full filesystem nothing changes.
   - O(state=absent) does not change runtime values.
   - Only O(path) is written; other sysctl files are read to find conflicts, never edited.
+  - Two runs at once on a host take turns (a lock on the directory of O(path)), so that
+    neither rewrites the file from a copy the other is changing and loses its keys.
 seealso:
   - name: sysctl.d(5)
     description: How systemd-sysctl reads the sysctl files at boot.
@@ -182,9 +184,12 @@ conflicts:
   sample: [{"key": "net.mptcp.enabled", "file": "/etc/sysctl.d/99-local.conf", "value": 0, "wanted": 1}]
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import (
     OwnedFile,
     check_path,
@@ -223,6 +228,13 @@ def run(module):
                                      params["path"])
     check_modes(state, runtime, persist)
     check_path(path)
+    # One run at a time changes the file (each rewrites it whole from what it read).
+    with HostLock(os.path.dirname(path), path, shared=module.check_mode):
+        return run_locked(module, state, runtime, persist, path)
+
+
+def run_locked(module, state, runtime, persist, path):
+    params = module.params
     snapshot = read_snapshot()
     owned = OwnedFile(path, read_text(path))
     owned.check_ours()

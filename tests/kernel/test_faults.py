@@ -1,0 +1,226 @@
+"""Faults the path-manager and sysctl modules meet on real hosts, each with the behaviour
+their documentation gives, against the real kernel in fresh namespaces:
+
+- pyroute2 missing or too old (hidden or replaced through PYTHONPATH): iproute2 does the
+  same work with the same result;
+- an `ip` without `ip mptcp` (iproute2 5.7, a stand-in earlier on PATH): refused before
+  anything, or pyroute2 does the work;
+- an interface removed between the check and the change: the batch is undone;
+- runs at once on one namespace or one file: they take turns, nothing is lost.
+
+The kernel refusing a step mid-batch is test_mptcp_endpoint.py's
+test_a_refused_step_undoes_the_steps_before_it (and the planner's properties); /etc
+read-only or full is test_mptcp_sysctl.py's."""
+
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints
+
+IP = shutil.which("ip")
+# What the path manager is asked in the twin runs below: limits, then endpoints with a dev,
+# an id, a port and an exclusive list, then an in-place change.
+STEPS = [
+    ("mptcp_limits", {"subflows": 4, "add_addr_accepted": 2}),
+    ("mptcp_endpoint", {"exclusive": True, "endpoints": [
+        {"address": "10.1.0.1", "dev": "e1", "flags": ["subflow"]},
+        {"address": "10.2.0.1", "id": 7, "port": 8080, "flags": ["signal"]}]}),
+    ("mptcp_endpoint", {"address": "10.1.0.1", "flags": ["subflow", "backup"]}),
+]
+# Stand-ins for pyroute2, found first through PYTHONPATH.
+PYROUTE2_STANDINS = {
+    "missing": {"pyroute2/__init__.py": "raise ImportError('No module named pyroute2 (hidden by the test)')\n"},
+    # 0.5.18: pyroute2 without its generic netlink MPTCP module.
+    "too old": {"pyroute2/__init__.py": "__version__ = '0.5.18'\n",
+                "pyroute2/netlink/__init__.py": "NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300\n",
+                "pyroute2/netlink/exceptions.py": "class NetlinkError(Exception):\n    pass\n",
+                "pyroute2/netlink/generic/__init__.py": ""},
+}
+# iproute2 5.7 as the modules see it: its version, no `ip mptcp`; anything else is the real ip.
+OLD_IP = """#!%s
+import os, sys
+args = sys.argv[1:]
+if args == ["-V"]:
+    print("ip utility, iproute2-ss200602")
+    sys.exit(0)
+if "mptcp" in args:
+    sys.stderr.write('Object "mptcp" is unknown, try "ip help".\\n')
+    sys.exit(255)
+os.execv(%r, [%r] + args)
+"""
+
+
+@pytest.fixture
+def make_host(make_netns):
+    """make_host() -> a fresh namespace with e1 (10.1.0.1/24) and e2 (10.2.0.1/24)."""
+    def make():
+        ns = make_netns()
+        ns.add_interface("e1", "10.1.0.1/24")
+        ns.add_interface("e2", "10.2.0.1/24")
+        return ns
+    return make
+
+
+def kernel_state(ns):
+    return ns.limits(), ns.endpoints()
+
+
+def comparable(result, ns):
+    """A module's result without what differs between twins: the backend and the name of
+    the namespace."""
+    return json.loads(json.dumps(dict((k, v) for k, v in result.items() if k != "backend")).replace(ns.name, "NS"))
+
+
+def standin(tmp_path, name):
+    for path, text in PYROUTE2_STANDINS[name].items():
+        target = tmp_path / "standin" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return ["env", "PYTHONPATH=%s" % (tmp_path / "standin")]
+
+
+@pytest.mark.parametrize("name", sorted(PYROUTE2_STANDINS))
+def test_without_a_usable_pyroute2_iproute2_does_the_same_work(make_host, module_runner, tmp_path, name):
+    wrap = standin(tmp_path, name)
+    without, twin = make_host(), make_host()
+    for module, args in STEPS:
+        result = module_runner(module, dict(args, netns=without.name), wrap=wrap)
+        expected = module_runner(module, dict(args, netns=twin.name))
+        assert (result["backend"], expected["backend"]) == ("iproute2", "pyroute2"), result
+        assert comparable(result, without) == comparable(expected, twin)
+    assert kernel_state(without) == kernel_state(twin)
+    info = module_runner("mptcp_info", {"netns": without.name, "gather_subset": ["tools", "endpoints"]}, wrap=wrap)
+    assert info["ansible_facts"]["mptcp"]["tools"]["pyroute2"] is None
+    assert info["ansible_facts"]["mptcp"]["endpoints"] == expected["endpoints"]
+    refused = module_runner("mptcp_limits", {"netns": without.name, "backend": "pyroute2", "subflows": 1}, wrap=wrap)
+    assert refused["failed"] is True and refused["msg"].startswith(
+        "backend=pyroute2: pyroute2 with MPTCP support (0.5.19 or later) cannot be imported: ")
+    assert refused["msg"].endswith("Install python3-pyroute2 on the target or use backend=auto or iproute2")
+    assert kernel_state(without) == kernel_state(twin)
+
+
+@pytest.fixture
+def old_ip(tmp_path):
+    """A PATH whose first `ip` answers like iproute2 5.7."""
+    directory = tmp_path / "old-iproute2"
+    directory.mkdir()
+    script = directory / "ip"
+    script.write_text(OLD_IP % (sys.executable, IP, IP))
+    script.chmod(0o755)
+    return ["env", "PATH=%s:%s" % (directory, os.environ["PATH"])]
+
+
+def test_an_ip_without_mptcp_is_refused_before_anything(make_host, module_runner, old_ip):
+    host = make_host()
+    before = kernel_state(host)
+    for module, args in STEPS[:2]:
+        result = module_runner(module, dict(args, netns=host.name, backend="iproute2"), wrap=old_ip)
+        assert result["failed"] is True
+        assert result["msg"] == ("ip utility, iproute2-ss200602 has no `ip mptcp` (it came in iproute2 5.8): "
+                                 "use backend=pyroute2 or install a newer iproute2")
+    assert kernel_state(host) == before
+    tools = module_runner("mptcp_info", {"gather_subset": ["tools"]}, wrap=old_ip)["ansible_facts"]["mptcp"]["tools"]
+    assert tools["iproute2"]["version"] == "ss200602" and tools["iproute2"]["ip_mptcp"] is False
+
+
+def test_with_an_ip_without_mptcp_auto_uses_pyroute2(make_host, module_runner, old_ip):
+    host, twin = make_host(), make_host()
+    for module, args in STEPS:
+        result = module_runner(module, dict(args, netns=host.name), wrap=old_ip)
+        assert result["backend"] == "pyroute2" and "failed" not in result, result
+        module_runner(module, dict(args, netns=twin.name, backend="iproute2"))
+    assert kernel_state(host) == kernel_state(twin)
+
+
+class RemovesALink:
+    """A backend that deletes `link` just before its first write: the interface is gone
+    between the plan (which checked it) and the step that needs it."""
+
+    def __init__(self, backend, ns, link):
+        self.backend, self.ns, self.link = backend, ns, link
+        for name in ("add_endpoint", "delete_endpoint", "set_endpoint_flags"):
+            setattr(self, name, self._first_write(getattr(backend, name)))
+
+    def _first_write(self, method):
+        def write(*args):
+            if self.link:
+                self.ns.ip("link", "delete", self.link)
+                self.link = None
+            return method(*args)
+        return write
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
+@pytest.mark.parametrize("backend", ["pyroute2", "iproute2"])
+def test_an_interface_removed_between_the_check_and_the_change_undoes_the_batch(make_host, backend):
+    host = make_host()
+    host.ip("mptcp", "endpoint", "add", "10.1.0.1", "id", "1", "dev", "e1", "subflow")
+    host.ip("mptcp", "endpoint", "add", "10.9.0.9", "id", "2", "signal")
+    before = host.endpoints()
+    wanted = validate_endpoints([{"address": "10.1.0.1", "flags": ["subflow", "backup"]},
+                                 {"address": "10.2.0.1", "id": 3, "dev": "e2", "flags": ["subflow"]}], "present")
+    opened = open_backend(backend, host.name, host.ip_runner, IP)
+    try:
+        with pytest.raises(MptcpError) as caught:
+            ensure_endpoints(RemovesALink(opened, host, "e2"), wanted, "present", True, False, host.name)
+    finally:
+        opened.close()
+    message = str(caught.value)
+    assert "adding endpoint 10.2.0.1 id 3 subflow dev e2 failed" in message, message
+    assert "e2" in message.split("failed", 1)[1], message
+    assert "The 2 step(s) already done were undone: delete endpoint 10.9.0.9 id 2 signal: not listed " \
+           "(exclusive); change endpoint 10.1.0.1 id 1 subflow dev e1 in place" in message, message
+    assert host.endpoints() == before
+
+
+def at_once(count, run):
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_runs_at_once_on_one_namespace_take_turns(make_host, module_runner):
+    """Four runs that each would delete, change and add: one does it, the others find
+    nothing left to do; none fails (unlocked, a later one met EEXIST and undid steps of
+    the first)."""
+    host = make_host()
+    host.ip("mptcp", "endpoint", "add", "10.1.0.1", "id", "1", "dev", "e1", "subflow")
+    host.ip("mptcp", "endpoint", "add", "10.9.0.9", "id", "2", "signal")
+    args = {"netns": host.name, "exclusive": True, "endpoints": [
+        {"address": "10.1.0.1", "flags": ["subflow", "backup"]},
+        {"address": "10.2.0.1", "dev": "e2", "flags": ["signal"]},
+        {"address": "10.2.0.2", "flags": ["subflow"]}]}
+    results = at_once(4, lambda index: module_runner("mptcp_endpoint", dict(args, backend=["pyroute2", "iproute2"][index % 2])))
+    assert [r.get("failed", False) for r in results] == [False] * 4, results
+    assert sorted(r["changed"] for r in results) == [False, False, False, True]
+    found = dict((e["address"], (e.get("dev"), sorted(k for k, v in e.items() if v is True))) for e in host.endpoints())
+    assert found == {"10.1.0.1": ("e1", ["backup", "subflow"]), "10.2.0.1": ("e2", ["signal"]),
+                     "10.2.0.2": (None, ["subflow"])}
+
+
+def test_runs_at_once_on_one_sysctl_file_lose_no_key(netns, module_runner, tmp_path):
+    """Four runs each setting another key in the same file: the file ends with all four
+    (unlocked, each rewrote it from the copy it had read, and keys were lost)."""
+    directory = tmp_path / "sysctl.d"
+    directory.mkdir()
+    conf = directory / "90-mptcp.conf"
+    settings = [{"add_addr_timeout": 61}, {"close_timeout": 62}, {"stale_loss_cnt": 63}, {"blackhole_timeout": 64}]
+    results = at_once(4, lambda index: module_runner("mptcp_sysctl", {"settings": settings[index], "path": str(conf)},
+                                                     inside_netns=netns.name))
+    assert [r.get("failed", False) for r in results] == [False] * 4, results
+    assert conf.read_text().splitlines()[1:] == [
+        "net.mptcp.add_addr_timeout = 61", "net.mptcp.blackhole_timeout = 64",
+        "net.mptcp.close_timeout = 62", "net.mptcp.stale_loss_cnt = 63"]
+    assert sorted(os.listdir(str(directory))) == ["90-mptcp.conf"]
+    values = netns.exec("cat", *("/proc/sys/net/mptcp/" + key for key in
+                                 ("add_addr_timeout", "close_timeout", "stale_loss_cnt", "blackhole_timeout"))).stdout
+    assert values.split() == ["61", "62", "63", "64"]
