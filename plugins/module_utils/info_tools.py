@@ -42,12 +42,14 @@ def parse_nmcli_version(text):
 
 
 def find_preload_library(root="/"):
-    """The newest libmptcpwrap.so.0* found, preferring the file over its symlinks."""
+    """The newest libmptcpwrap.so.0* found, preferring the file over its symlinks, where
+    it really is: a link to a file elsewhere gives that file's path (which the role then
+    refuses to preload unless it is in a system library directory)."""
     for pattern in PRELOAD_PATTERNS:
         found = sorted(glob.glob(os.path.join(root, pattern)),
                        key=lambda path: (not os.path.islink(path), path), reverse=True)
         if found:
-            return "/" + os.path.relpath(found[0], root)
+            return "/" + os.path.relpath(os.path.realpath(found[0]), os.path.realpath(root))
     return None
 
 

@@ -131,7 +131,9 @@ ansible_facts:
           returned: when asked for
           sample: {"MPCapableSYNTX": 4, "MPJoinSynTx": 2, "MPJoinSynAckRx": 2}
         tools:
-          description: The tools found; a missing one is V(null).
+          description:
+            - The tools found; a missing one is V(null).
+            - C(mptcpize.preload) is the preload library where it really is (symlinks resolved).
           type: dict
           returned: when asked for
           sample: {"iproute2": {"path": "/usr/sbin/ip", "version": "6.1.0", "ip_mptcp": true}, "pyroute2": "0.7.2",

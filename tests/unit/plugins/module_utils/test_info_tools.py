@@ -62,6 +62,13 @@ def test_find_preload_library_prefers_the_file_to_its_symlink(tmp_path):
     assert find_preload_library(str(tmp_path)) == "/usr/lib64/mptcpize/libmptcpwrap.so.0.0.1"
 
 
+def test_find_preload_library_gives_where_a_link_really_leads(tmp_path):
+    plant(tmp_path, "opt/evil/libmptcpwrap.so.0.0.1")
+    os.makedirs(str(tmp_path / "usr/lib64/mptcpize"))
+    os.symlink(str(tmp_path / "opt/evil/libmptcpwrap.so.0.0.1"), str(tmp_path / "usr/lib64/mptcpize/libmptcpwrap.so.0.0.1"))
+    assert find_preload_library(str(tmp_path)) == "/opt/evil/libmptcpwrap.so.0.0.1"
+
+
 def fake(answers):
     calls = []
 
