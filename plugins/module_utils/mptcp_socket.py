@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """MPTCP sockets from the standard library alone: the protocol numbers, opening a socket
 with a message that says why the kernel refused, and what a socket tells about itself
-(SO_PROTOCOL, TCP_IS_MPTCP, MPTCP_INFO).
+(SO_PROTOCOL, TCP_IS_MPTCP, MPTCP_INFO, and its subflows one by one with
+MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS).
 
 Python gained socket.IPPROTO_MPTCP only in 3.10, so the numbers are the kernel's own
 (include/uapi/linux/in.h, mptcp.h, tcp.h, asm-generic/socket.h); they never change."""
@@ -12,7 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ctypes
 import errno
+import os
 import socket
 import struct
 
@@ -22,6 +25,8 @@ IPPROTO_MPTCP = 262
 IPPROTO_TCP = 6
 SOL_MPTCP = 284
 MPTCP_INFO = 1
+MPTCP_TCPINFO = 2  # 5.16+: a struct tcp_info per subflow
+MPTCP_SUBFLOW_ADDRS = 3  # 5.16+: local and remote sockaddr_storage per subflow
 TCP_IS_MPTCP = 43  # getsockopt(IPPROTO_TCP): 1 on a socket that talks MPTCP (6.10+)
 SO_PROTOCOL = 38
 
@@ -62,6 +67,14 @@ MPTCP_INFO_FIELDS = (
     ("last_ack_recv", "I", 92),
 )
 MPTCP_INFO_SIZE = 96
+# struct mptcp_subflow_data: the header of MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS, which
+# says how big each element is on both sides; then the elements.
+SUBFLOW_DATA = struct.Struct("=IIII")  # size_subflow_data, num_subflows, size_kernel, size_user
+TCP_INFO_HEAD = 8  # the first bytes of struct tcp_info: tcpi_state is the first
+SOCKADDR_STORAGE = 128
+MAX_SUBFLOWS = 16  # the kernel path manager allows 8 extra ones
+TCP_STATES = {1: "established", 2: "syn_sent", 3: "syn_recv", 4: "fin_wait1", 5: "fin_wait2", 6: "time_wait",
+              7: "close", 8: "close_wait", 9: "last_ack", 10: "listen", 11: "closing"}
 # What the kernel answers on a socket that is not (or no longer) MPTCP.
 _NOT_MPTCP = (errno.EOPNOTSUPP, errno.ENOPROTOOPT, errno.EINVAL)
 
@@ -99,6 +112,80 @@ def read_mptcp_info(sock):
             return None
         raise
     return parse_mptcp_info(data)
+
+
+def parse_subflow_data(data, element_size):
+    """The answer of MPTCP_TCPINFO or MPTCP_SUBFLOW_ADDRS -> (number of subflows, [the
+    element bytes of each subflow returned])."""
+    if len(data) < SUBFLOW_DATA.size:
+        raise MptcpError("the subflow data is %d bytes, shorter than its header" % len(data))
+    header_size, count, _size_kernel, size_user = SUBFLOW_DATA.unpack_from(data, 0)
+    size = min(size_user, element_size) or element_size
+    elements = []
+    offset = header_size
+    while len(elements) < count and offset + size <= len(data):
+        elements.append(data[offset:offset + size])
+        offset += size_user
+    return count, elements
+
+
+def parse_sockaddr(data):
+    """A struct sockaddr_storage holding sockaddr_in or sockaddr_in6 -> (address, port)."""
+    family, port = struct.unpack_from("=H", data, 0)[0], struct.unpack_from(">H", data, 2)[0]
+    if family == socket.AF_INET:
+        return socket.inet_ntop(socket.AF_INET, data[4:8]), port
+    if family == socket.AF_INET6:
+        return socket.inet_ntop(socket.AF_INET6, data[8:24]), port
+    return None, port
+
+
+def parse_subflows(tcpinfo, addrs):
+    """The answers of MPTCP_TCPINFO (with TCP_INFO_HEAD bytes per subflow) and
+    MPTCP_SUBFLOW_ADDRS -> [{state, local, local_port, remote, remote_port}]."""
+    _count, states = parse_subflow_data(tcpinfo, TCP_INFO_HEAD)
+    _count, pairs = parse_subflow_data(addrs, 2 * SOCKADDR_STORAGE)
+    subflows = []
+    for index, state in enumerate(states):
+        subflow = {"state": TCP_STATES.get(state[0], str(state[0]))}
+        if index < len(pairs) and len(pairs[index]) == 2 * SOCKADDR_STORAGE:
+            subflow["local"], subflow["local_port"] = parse_sockaddr(pairs[index][:SOCKADDR_STORAGE])
+            subflow["remote"], subflow["remote_port"] = parse_sockaddr(pairs[index][SOCKADDR_STORAGE:])
+        subflows.append(subflow)
+    return subflows
+
+
+_LIBC = []
+
+
+def _getsockopt_with_input(sock, level, name, data):
+    """getsockopt() with a buffer that starts as `data`: Python's socket.getsockopt hands
+    the kernel an uninitialised buffer, and these options read their header from it."""
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    buf = ctypes.create_string_buffer(bytes(data), len(data))
+    length = ctypes.c_uint32(len(data))
+    if _LIBC[0].getsockopt(sock.fileno(), level, name, buf, ctypes.byref(length)) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return buf.raw[:length.value]
+
+
+def subflow_request(element_size, count=MAX_SUBFLOWS):
+    return SUBFLOW_DATA.pack(SUBFLOW_DATA.size, 0, 0, element_size) + b"\0" * (element_size * count)
+
+
+def read_subflows(sock):
+    """The subflows of an MPTCP socket, each with its TCP state and addresses, or None
+    when the kernel cannot tell (before 5.16, or not MPTCP). Unlike MPTCP_INFO's count,
+    which includes subflows still being opened, this shows which are established."""
+    try:
+        tcpinfo = _getsockopt_with_input(sock, SOL_MPTCP, MPTCP_TCPINFO, subflow_request(TCP_INFO_HEAD))
+        addrs = _getsockopt_with_input(sock, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, subflow_request(2 * SOCKADDR_STORAGE))
+    except OSError as exc:
+        if exc.errno in _NOT_MPTCP:
+            return None
+        raise
+    return parse_subflows(tcpinfo, addrs)
 
 
 def tcp_is_mptcp(sock):

@@ -231,31 +231,23 @@ def resolve_family(sock, name, timeout=2.0, seq=None):
         seq = int(time.time()) & 0x7FFFFFFF
     sock.send(build_getfamily(name, seq))
     deadline = time.time() + timeout
-    found = None
-    while True:
-        remaining = deadline - time.time()
-        if remaining <= 0:
-            raise MptcpError("the generic netlink controller did not answer about %r" % name)
-        readable = select.select([sock], [], [], remaining)[0]
-        if not readable:
+    family_id, groups = None, None
+    while time.time() < deadline:
+        if not select.select([sock], [], [], max(0.0, deadline - time.time()))[0]:
             continue
         for kind, _flags, msg_seq, payload in parse_messages(sock.recv(65536)):
             if msg_seq != seq:
                 continue
-            if kind == NLMSG_ERROR:
-                code = netlink_error(payload)
-                if code == 0 and found is not None:
-                    return found
-                if code == -errno.ENOENT:
-                    raise MptcpError("the kernel has no generic netlink family %r (no MPTCP path "
-                                     "manager)" % name)
-                if code:
-                    raise MptcpError("asking for the generic netlink family %r failed: %s"
-                                     % (name, os.strerror(-code)))
-            elif kind == GENL_ID_CTRL:
-                found = parse_family(payload)
-            elif kind == NLMSG_DONE and found is not None:
-                return found
+            if kind == GENL_ID_CTRL:
+                family_id, groups = parse_family(payload)
+            elif kind == NLMSG_ERROR and netlink_error(payload) == -errno.ENOENT:
+                raise MptcpError("the kernel has no generic netlink family %r (no MPTCP path manager)" % name)
+            elif kind == NLMSG_ERROR and netlink_error(payload):
+                raise MptcpError("asking for the generic netlink family %r failed: %s"
+                                 % (name, os.strerror(-netlink_error(payload))))
+            elif kind in (NLMSG_ERROR, NLMSG_DONE) and family_id is not None:
+                return family_id, groups
+    raise MptcpError("the generic netlink controller did not answer about %r" % name)
 
 
 class EventListener:

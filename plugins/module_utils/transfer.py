@@ -44,6 +44,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import (
     PROTOCOLS,
     open_socket,
     read_mptcp_info,
+    read_subflows,
     socket_protocol,
     tcp_is_mptcp,
 )
@@ -58,7 +59,8 @@ DEFAULT_FAIL_FRACTION = 0.3
 CHUNK = 1 << 16
 POOL = 1 << 20
 REPORT_LIMIT = 1 << 16
-SAMPLE_EVERY = 0.02  # seconds between two MPTCP_INFO samples
+SAMPLE_EVERY = 0.02  # seconds between two samples of the subflows
+OPEN_STATES = ("established", "fin_wait1", "fin_wait2", "close_wait")  # subflows that carry data
 CONNECT_RETRY = 0.2  # seconds between connects while the server is not listening yet
 LINGER = 2.0  # seconds a side waits for the other's close, and for the CLOSED event
 
@@ -192,9 +194,13 @@ def mbit_per_s(count, seconds):
 
 
 class SubflowSampler:
-    """The subflow count of a connection over time (MPTCP_INFO): the largest seen, the
-    last, the smallest seen after a mark (a link failure), and each change as
-    [seconds since the first sample, count] (at most MAX_CHANGES)."""
+    """The subflows of a connection over time: the most established at once, the last
+    count, the fewest after a mark (a link failure), each change as [seconds since the
+    first sample, count] (at most MAX_CHANGES), and the subflows themselves (`paths`).
+
+    Established subflows are counted from MPTCP_TCPINFO (5.16+): MPTCP_INFO's count also
+    includes joins still in progress, which may yet be refused. Without it, MPTCP_INFO's
+    count is used. `info` is MPTCP_INFO as of the last forced sample."""
 
     MAX_CHANGES = 100
 
@@ -203,13 +209,27 @@ class SubflowSampler:
         self._clock = clock
         self._first_sample = None
         self._last_sample = None
+        self._detailed = True
         self.changes = []
         self.info = None
+        self.paths = None
         self.max = None
         self.last = None
         self.min_after_mark = None
         self._marked = False
         self._frozen = False
+
+    def _count(self, force):
+        if force or not self._detailed:
+            self.info = read_mptcp_info(self._sock) or self.info
+        if self._detailed:
+            subflows = read_subflows(self._sock)
+            if subflows is not None:
+                self.paths = subflows
+                return sum(1 for subflow in subflows if subflow["state"] in OPEN_STATES)
+            self._detailed = False
+            self.info = read_mptcp_info(self._sock) or self.info
+        return self.info["subflows_count"] if self.info is not None else None
 
     def sample(self, force=False):
         now = self._clock()
@@ -218,13 +238,12 @@ class SubflowSampler:
         self._last_sample = now
         if self._first_sample is None:
             self._first_sample = now
-        info = read_mptcp_info(self._sock)
-        if info is None:
-            return
-        self.info = info
         if self._frozen:
+            self.info = read_mptcp_info(self._sock) or self.info
             return
-        count = info["subflows_count"]
+        count = self._count(force)
+        if count is None:
+            return
         if count != self.last and len(self.changes) < self.MAX_CHANGES:
             self.changes.append([round(now - self._first_sample, 3), count])
         self.last = count
@@ -236,7 +255,8 @@ class SubflowSampler:
         self._marked = True
 
     def freeze(self):
-        """Keep the counts as they are now (the data is sent; what follows is the close)."""
+        """Keep the counts and paths as they are now (the data is through; what follows
+        is the close)."""
         self._frozen = True
 
 
@@ -267,6 +287,7 @@ class ServerConnection(threading.Thread):
         self.deadline = deadline
         self.clock = clock
         self.report = {"peer": peer[0], "peer_port": peer[1], "bytes": 0, "digest": None, "error": None}
+        self.aborted = False
 
     def run(self):
         try:
@@ -291,6 +312,8 @@ class ServerConnection(threading.Thread):
         while True:
             sock.settimeout(_remaining(self.deadline, self.clock))
             count = sock.recv_into(buf)
+            if self.aborted:
+                raise socket.timeout("timed out")
             if not count:
                 break
             if started is None:
@@ -310,6 +333,7 @@ class ServerConnection(threading.Thread):
             "mptcp": bool(mptcp),
             "subflows_max": sampler.max if sampler.max is not None else 1,
             "subflows_end": sampler.last if sampler.last is not None else 1,
+            "paths": sampler.paths or [],
             "token": sampler.info["token_hex"] if sampler.info else None,
         })
         sock.settimeout(_remaining(self.deadline, self.clock))
@@ -324,6 +348,8 @@ class ServerConnection(threading.Thread):
             pass
 
     def abort(self):
+        """Stop at the deadline: what the connection received so far is not a transfer."""
+        self.aborted = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -361,7 +387,9 @@ def run_server(spec, clock=time.monotonic):
             worker = ServerConnection(sock, peer, deadline, clock)
             workers.append(worker)
             worker.start()
-        lsock.close()
+        # The listener stays open until the connections are done: the kernel looks up a
+        # listener for each MP_JOIN SYN, and without one it answers RST, so the extra
+        # subflows of a connection already accepted would be refused (ECONNREFUSED).
         for worker in workers:
             worker.join(max(0.0, deadline - clock()))
             if worker.is_alive():
@@ -418,8 +446,8 @@ def _connect(spec, deadline, clock):
             return sock, before
         except socket.timeout:
             sock.close()
-            raise MptcpError("cannot connect to %s port %d within %d s" % (spec["address"], spec["port"],
-                                                                          spec["timeout"]))
+            raise MptcpError("cannot connect to %s port %d within %d s"
+                             % (spec["address"], spec["port"], spec["timeout"]))
         except OSError as exc:
             sock.close()
             if exc.errno == errno.ECONNREFUSED and deadline - clock() > CONNECT_RETRY:
@@ -479,7 +507,7 @@ def run_client(spec, run=None, clock=time.monotonic):
               "size": spec["size"], "seed": spec["seed"], "bytes": 0, "digest": None, "seconds": None,
               "mbit_per_s": None, "checksum_matched": False, "server": None, "mptcp": False,
               "negotiated_by": None, "fallback": False, "fallback_reason": None, "token": None,
-              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "counters": {}, "events": [], "failover": None,
+              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "counters": {}, "events": [], "failover": None,
               "warnings": []}
     listener = EventListener() if spec["events"] else None
     if listener is not None and not listener.start():
@@ -537,6 +565,7 @@ def _send(spec, sock, sampler, failure, result, deadline):
     sampler.sample(force=True)
     sampler.freeze()
     result["subflows_end"] = sampler.last if sampler.last is not None else 1
+    result["paths"] = sampler.paths or []
     sock.shutdown(socket.SHUT_WR)
     report = _read_report(sock, deadline.at, deadline.clock)
     seconds = deadline.clock() - started

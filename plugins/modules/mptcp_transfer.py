@@ -36,7 +36,7 @@ options:
   role:
     description:
       - V(server) listens and reports what it received; run it as an asynchronous task
-        (C(async), C(poll: 0)) and collect its result with C(ansible.builtin.async_status)
+        (with C(async) and C(poll) set to 0) and collect its result with C(ansible.builtin.async_status)
         after the client task.
       - V(client) connects, sends and compares.
     type: str
@@ -75,7 +75,7 @@ options:
   size:
     description:
       - V(client) only. How many bytes to send, 1 byte to 1 GiB, as an integer or with a
-        unit (V(64M), V(64MiB), V(1G): K, M and G are powers of 1024). Default V(16MiB).
+        unit (V(64M), V(64MiB), V(1G); K, M and G are powers of 1024). Default V(16MiB).
     type: raw
   seed:
     description:
@@ -138,7 +138,7 @@ notes:
     listens yet, so the server task may start a moment later.
   - Throughput is measured by the client from its first byte to the server's answer, so it
     includes the receiver draining its buffers. Several clients against one server at the
-    same time share the paths; run them one after another (C(throttle: 1)) to compare
+    same time share the paths; run them one after another (C(throttle) set to 1) to compare
     numbers.
   - With O(fail_interface), run the module with C(become); the link is taken down and up
     with C(ip link) and may disturb anything else using it for a few seconds. On a host
@@ -292,17 +292,49 @@ checksum_matched:
   sample: true
 subflows_max:
   description:
-    - The most subflows the connection had at once, the initial one included (sampled
-      from C(MPTCP_INFO) every 20 ms). 1 for plain TCP or a fallback; 0 when it never
-      connected.
+    - The most established subflows the connection had at once, the initial one included,
+      sampled every 20 ms from C(MPTCP_TCPINFO) (Linux 5.16 and later; on older kernels
+      C(MPTCP_INFO), whose count also includes joins still being opened). 1 for plain TCP or
+      a fallback; 0 when it never connected.
   returned: role is client
   type: int
   sample: 2
 subflows_end:
-  description: The subflows when the transfer ended.
+  description: The established subflows when the last byte was sent.
   returned: role is client
   type: int
   sample: 2
+subflows_changes:
+  description: Each change of the subflow count, as [seconds after connecting, count] (at most 100).
+  returned: role is client
+  type: list
+  elements: list
+  sample: [[0.0, 1], [0.021, 2]]
+paths:
+  description:
+    - The subflows when the last byte was sent, with their TCP state and addresses (from
+      C(MPTCP_TCPINFO) and C(MPTCP_SUBFLOW_ADDRS)); empty without MPTCP or before Linux 5.16.
+  returned: role is client
+  type: list
+  elements: dict
+  contains:
+    state:
+      description: The subflow's TCP state, like V(established).
+      type: str
+    local:
+      description: Local address.
+      type: str
+    local_port:
+      description: Local port.
+      type: int
+    remote:
+      description: Remote address.
+      type: str
+    remote_port:
+      description: Remote port.
+      type: int
+  sample: [{"state": "established", "local": "198.18.1.20", "local_port": 41872, "remote": "198.18.1.10", "remote_port": 5210},
+           {"state": "established", "local": "198.18.2.20", "local_port": 51537, "remote": "198.18.2.10", "remote_port": 5210}]
 server:
   description: The server's answer about this connection (see RV(connections) for its keys).
   returned: role is client and the server answered
@@ -376,11 +408,14 @@ connections:
       description: The connection used MPTCP.
       type: bool
     subflows_max:
-      description: The most subflows seen.
+      description: The most established subflows seen.
       type: int
     subflows_end:
-      description: The subflows at the end.
+      description: The subflows when the client had sent everything.
       type: int
+    paths:
+      description: The subflows then (see RV(paths)).
+      type: list
     token:
       description: The server side's MPTCP token, null without MPTCP.
       type: str

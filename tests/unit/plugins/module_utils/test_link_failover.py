@@ -3,7 +3,6 @@ save` output recorded on Linux 6.18 / iproute2 6.1 (fixtures/mptcp_transfer/reco
 a veth link with an IPv4 address, two static IPv6 addresses and two static routes."""
 
 import json
-import os
 import socket
 import struct
 
@@ -17,10 +16,8 @@ from ansible_collections.mptcp.linux.plugins.module_utils.link_failover import (
     routes_to_restore,
     validate_interface,
 )
+from mptcp_recorded import RECORDED
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mptcp_transfer")
-with open(os.path.join(FIXTURES, "recorded.json")) as _handle:
-    RECORDED = json.load(_handle)
 SHOW = RECORDED["ip_address_show"]
 SAVE = bytes.fromhex(RECORDED["ip_route_save"])
 ADDRESSES = [

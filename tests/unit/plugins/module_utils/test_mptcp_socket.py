@@ -2,9 +2,9 @@
 cut to the lengths older kernels return; the socket helpers against fake sockets."""
 
 import errno
-import json
 import os
 import socket
+import struct
 
 import pytest
 
@@ -12,18 +12,21 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpErr
 from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import (
     IPPROTO_MPTCP,
     IPPROTO_TCP,
+    TCP_INFO_HEAD,
     explain_socket_error,
     open_socket,
     parse_mptcp_info,
+    parse_sockaddr,
+    parse_subflow_data,
+    parse_subflows,
     read_mptcp_info,
+    read_subflows,
     tcp_is_mptcp,
 )
+from mptcp_recorded import RECORDED
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mptcp_transfer")
-with open(os.path.join(FIXTURES, "recorded.json")) as _handle:
-    RECORDED = json.load(_handle)
 # The client's MPTCP_INFO mid-transfer: one extra subflow to the address the server
-# signalled (accepted 1 of 1), token dfdbc56e as in the client's events.
+# signalled (accepted 1 of 1), token 95765602 as in the client's events.
 INFO = bytes.fromhex(RECORDED["mptcp_info"])
 
 
@@ -38,7 +41,7 @@ def test_recorded_info_6_18():
     assert info["subflows_max"] == 2
     assert info["flags"] == 2
     assert info["remote_key_received"] and not info["fallback"]
-    assert info["token_hex"] == "dfdbc56e"
+    assert info["token_hex"] == "95765602"
     assert info["bytes_sent"] == 100000
     assert "last_ack_recv" in info
 
@@ -122,3 +125,47 @@ def test_open_socket_refused(monkeypatch):
     monkeypatch.setattr(socket, "socket", refuse)
     with pytest.raises(MptcpError, match="disabled in this network namespace"):
         open_socket(socket.AF_INET, IPPROTO_MPTCP)
+
+
+def recorded_subflows(name):
+    return parse_subflows(bytes.fromhex(RECORDED[name]["tcpinfo"]), bytes.fromhex(RECORDED[name]["addrs"]))
+
+
+def test_recorded_subflows():
+    assert recorded_subflows("subflows_two") == [
+        {"state": "established", "local": "198.18.101.2", "local_port": 47982, "remote": "198.18.101.1",
+         "remote_port": 5000},
+        {"state": "established", "local": "198.18.102.2", "local_port": 51537, "remote": "198.18.102.1",
+         "remote_port": 5000},
+    ]
+    # The server removed its second address: the subflow to it is gone.
+    assert [subflow["local"] for subflow in recorded_subflows("subflows_one")] == ["198.18.101.2"]
+
+
+def test_subflow_data_header():
+    data = bytes.fromhex(RECORDED["subflows_two"]["tcpinfo"])
+    count, elements = parse_subflow_data(data, TCP_INFO_HEAD)
+    assert count == 2 and [element[0] for element in elements] == [1, 1]  # TCP_ESTABLISHED
+    # More subflows than the buffer held: those that fit are returned.
+    assert parse_subflow_data(data[:16 + TCP_INFO_HEAD], TCP_INFO_HEAD) == (2, [elements[0]])
+    with pytest.raises(MptcpError, match="shorter than its header"):
+        parse_subflow_data(data[:8], TCP_INFO_HEAD)
+
+
+def test_sockaddr_ipv6_and_unknown():
+    sin6 = struct.pack("=H", socket.AF_INET6) + struct.pack(">H", 443) + b"\0" * 4 + \
+        socket.inet_pton(socket.AF_INET6, "2001:db8::1") + b"\0" * 104
+    assert parse_sockaddr(sin6) == ("2001:db8::1", 443)
+    assert parse_sockaddr(b"\0" * 128) == (None, 0)
+
+
+def test_read_subflows_of_plain_tcp():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sock = socket.create_connection(listener.getsockname())
+    try:
+        assert read_subflows(sock) is None
+    finally:
+        sock.close()
+        listener.close()

@@ -3,7 +3,6 @@ datagrams recorded on Linux 6.18 (fixtures/mptcp_transfer/record.py): a connecti
 second subflow to the address the server signals, which the server then removes."""
 
 import errno
-import json
 import os
 import socket
 import struct
@@ -24,25 +23,23 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import (
     parse_messages,
     resolve_family,
 )
+from mptcp_recorded import RECORDED
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mptcp_transfer")
-with open(os.path.join(FIXTURES, "recorded.json")) as _handle:
-    RECORDED = json.load(_handle)
 FAMILY = 28  # what the controller gave mptcp_pm on the recording machine
 
 # What the recording saw (checked against `ip mptcp monitor` of iproute2 6.1, which
 # prints the same words with a narrower name column, "flags=2" for server_side and
 # "UNKNOWN 15/16" for the listener events).
 CLIENT_LINES = [
-    "[         CREATED] token=dfdbc56e remid=0 locid=0 saddr4=198.18.101.2 daddr4=198.18.101.1 sport=50638 dport=5000",
-    "[     ESTABLISHED] token=dfdbc56e remid=0 locid=0 saddr4=198.18.101.2 daddr4=198.18.101.1 sport=50638 dport=5000",
-    "[       ANNOUNCED] token=dfdbc56e remid=1 daddr4=198.18.102.1 dport=5000",
-    "[  SF_ESTABLISHED] token=dfdbc56e remid=1 locid=1 saddr4=198.18.102.2 daddr4=198.18.102.1 sport=34525 "
+    "[         CREATED] token=95765602 remid=0 locid=0 saddr4=198.18.101.2 daddr4=198.18.101.1 sport=47982 dport=5000",
+    "[     ESTABLISHED] token=95765602 remid=0 locid=0 saddr4=198.18.101.2 daddr4=198.18.101.1 sport=47982 dport=5000",
+    "[       ANNOUNCED] token=95765602 remid=1 daddr4=198.18.102.1 dport=5000",
+    "[  SF_ESTABLISHED] token=95765602 remid=1 locid=1 saddr4=198.18.102.2 daddr4=198.18.102.1 sport=51537 "
     "dport=5000 backup=0",
-    "[         REMOVED] token=dfdbc56e remid=1",
-    "[       SF_CLOSED] token=dfdbc56e remid=1 locid=1 saddr4=198.18.102.2 daddr4=198.18.102.1 sport=34525 "
+    "[         REMOVED] token=95765602 remid=1",
+    "[       SF_CLOSED] token=95765602 remid=1 locid=1 saddr4=198.18.102.2 daddr4=198.18.102.1 sport=51537 "
     "dport=5000 backup=0",
-    "[          CLOSED] token=dfdbc56e",
+    "[          CLOSED] token=95765602",
 ]
 SERVER_TYPES = ["listener_created", "created", "established", "sf_established", "sf_closed", "closed",
                 "listener_closed"]
@@ -83,13 +80,13 @@ def test_client_events():
     assert [event["line"] for event in found] == CLIENT_LINES
     created, _established, announced, joined, removed, closed_subflow, closed = found
     assert created == {
-        "type": "created", "token": "dfdbc56e", "remid": 0, "locid": 0, "saddr": "198.18.101.2",
-        "daddr": "198.18.101.1", "sport": 50638, "dport": 5000, "line": CLIENT_LINES[0]}
+        "type": "created", "token": "95765602", "remid": 0, "locid": 0, "saddr": "198.18.101.2",
+        "daddr": "198.18.101.1", "sport": 47982, "dport": 5000, "line": CLIENT_LINES[0]}
     assert announced["daddr"] == "198.18.102.1" and announced["remid"] == 1
     assert joined["type"] == "sf_established" and joined["backup"] == 0
-    assert removed == {"type": "removed", "token": "dfdbc56e", "remid": 1, "line": CLIENT_LINES[4]}
+    assert removed == {"type": "removed", "token": "95765602", "remid": 1, "line": CLIENT_LINES[4]}
     assert closed_subflow["saddr"] == "198.18.102.2"
-    assert closed == {"type": "closed", "token": "dfdbc56e", "line": CLIENT_LINES[6]}
+    assert closed == {"type": "closed", "token": "95765602", "line": CLIENT_LINES[6]}
 
 
 def test_server_events():
@@ -97,7 +94,7 @@ def test_server_events():
     assert [event["type"] for event in found] == SERVER_TYPES
     # 6.18 says server_side in the flags only (bit 1), no longer as an attribute.
     assert found[1]["server_side"] is True and "flags" not in found[1]
-    assert found[1]["line"].endswith("sport=5000 dport=50638 server_side")
+    assert found[1]["line"].endswith("sport=5000 dport=47982 server_side")
     assert found[0] == {"type": "listener_created", "saddr": "0.0.0.0", "sport": 5000,
                         "line": "[LISTENER_CREATED] saddr4=0.0.0.0 sport=5000"}
     assert len(events_of(found, [found[1]["token"]])) == 5
@@ -105,7 +102,7 @@ def test_server_events():
 
 def test_events_of_other_connections_left_out():
     found = events("client") + events("server")
-    assert [event["type"] for event in events_of(found, ["dfdbc56e"])] == [
+    assert [event["type"] for event in events_of(found, ["95765602"])] == [
         "created", "established", "announced", "sf_established", "removed", "sf_closed", "closed"]
     assert events_of(found, []) == []
 

@@ -180,7 +180,7 @@ class SomethingElse:
         self.thread.start()
 
     def answer(self):
-        conn, _ = self.listener.accept()
+        conn = self.listener.accept()[0]
         while conn.recv(65536):
             pass
         conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
