@@ -1,5 +1,5 @@
 # mptcp.linux: every target installs what it needs (Debian packages, .venv) by itself.
-#   make demo   the lab up, playbooks/site.yml applied to it, a summary per host
+#   make demo   the lab up, the role applied (site.yml), MPTCP proven on the wire (verify.yml)
 #   make test   lint, sanity, unit, kernel (namespaces), integration (lab), molecule: timed
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -30,12 +30,13 @@ define stage
 endef
 
 .PHONY: help demo test lint sanity unit kernel integration molecule lab lab-down lab-images \
-        deps venv collection clean
+        deps venv collection clean bench
 
 help:
 	@echo "make demo      lab up, playbooks/site.yml applied, summary per host"
 	@echo "make test      lint, sanity, unit, kernel, integration, molecule (each stage timed)"
 	@echo "make lint | sanity | unit | kernel | integration | molecule | lab | lab-down | lab-images"
+	@echo "make bench     the role against the guides' way on 4, 8 and 16 lab hosts (not in make test)"
 
 # --- what the targets need ---------------------------------------------------------------
 deps: .tmp/deps.stamp
@@ -97,6 +98,10 @@ integration: venv collection lab-images
 molecule: venv collection lab-images
 	$(BIN)/molecule test --all
 
+# Numbers only, and minutes long: not part of make test. A lab of its own, always removed.
+bench: venv collection lab-images
+	$(BIN)/python benchmarks/fleet.py --hosts 4 8 16
+
 # --- the lab -----------------------------------------------------------------------------
 lab-images: venv
 	$(LAB) build
@@ -110,7 +115,11 @@ lab-down: venv
 demo: lab
 	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml -e @lab/mptcp-vars.yml \
 	  -e site_summary_file=$(CURDIR)/.lab/$(DEMO_LAB)/summary.txt playbooks/site.yml
+	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml -e @lab/verify-vars.yml \
+	  -e mptcp_verify_report=$(CURDIR)/.lab/$(DEMO_LAB)/verify.json playbooks/verify.yml
 	@echo; echo "What each lab host has now:"; cat .lab/$(DEMO_LAB)/summary.txt
+	@echo; echo "MPTCP on the wire (both client links shaped to 50 Mbit/s; report: .lab/$(DEMO_LAB)/verify.json):"
+	@cat .lab/$(DEMO_LAB)/verify.txt
 
 clean: lab-down
 	rm -rf .tmp $(VENV) .venv-core tests/output

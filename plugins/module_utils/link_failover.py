@@ -174,15 +174,30 @@ class LinkFailure:
         self.failed = False
         self.report["up_at"] = self._clock()
         self._wait_up(wait)
+        # On a host whose links NetworkManager manages, it re-activates the profile at the
+        # same time, re-adding addresses and routes itself: what it added first is fine
+        # (EEXIST), and a route refused as unreachable (its address or connected route not
+        # back yet) is tried again until `wait` is up.
+        deadline = self._clock() + wait
         present = persistent_addresses(self._addresses_now())
         self.report["addresses_readded"] = []
         for family, address, prefixlen, words in self._addresses:
             if (family, address, prefixlen, words) in present:
                 continue
-            self._ip("-6" if family == "inet6" else "-4", "address", "add", "%s/%s" % (address, prefixlen),
-                     "dev", self.interface, *words)
-            self.report["addresses_readded"].append("%s/%s" % (address, prefixlen))
-        added, _existing, errors = add_routes(self._routes) if self._routes else (0, 0, [])
+            argv = ["ip", "-6" if family == "inet6" else "-4", "address", "add", "%s/%s" % (address, prefixlen),
+                    "dev", self.interface] + list(words)
+            rc, _out, err = self._run(argv)
+            if rc == 0:
+                self.report["addresses_readded"].append("%s/%s" % (address, prefixlen))
+            elif (family, address, prefixlen, words) not in persistent_addresses(self._addresses_now()):
+                raise MptcpError("%s failed (rc=%d): %s" % (" ".join(argv), rc, _text(err).strip()))
+        added, errors = 0, []
+        while self._routes:
+            added_now, _existing, errors = add_routes(self._routes)
+            added += added_now
+            if not errors or self._clock() >= deadline:
+                break
+            self._sleep(0.1)
         self.report["routes_restored"] = added
         if errors:
             raise MptcpError("%d route(s) of %s could not be added back: %s"

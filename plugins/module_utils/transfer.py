@@ -108,15 +108,18 @@ def validate(params, sys_class_net=None):
     bad value. Nothing on the host is touched (a client's address may be a host name; it
     is resolved when connecting)."""
     role = params.get("role")
-    if role not in ("server", "client"):
-        raise ValidationError("role %r is not one of: server, client" % (role,))
+    if role not in ("server", "client", "probe"):
+        raise ValidationError("role %r is not one of: server, client, probe" % (role,))
     protocol = params.get("protocol") or "mptcp"
     if protocol not in PROTOCOLS:
         raise ValidationError("protocol %r is not one of: mptcp, tcp" % (protocol,))
-    wrong = [name for name in (CLIENT_ONLY if role == "server" else SERVER_ONLY) if params.get(name) is not None]
+    not_for_role = {"server": CLIENT_ONLY, "client": SERVER_ONLY, "probe": CLIENT_ONLY + SERVER_ONLY}[role]
+    wrong = [name for name in not_for_role if params.get(name) is not None]
     if wrong:
-        raise ValidationError("%s: only for role=%s, not role=%s"
-                              % (", ".join(wrong), "client" if role == "server" else "server", role))
+        raise ValidationError("%s: not for role=%s" % (", ".join(wrong), role))
+    if role == "probe" and protocol != "mptcp":
+        raise ValidationError("protocol %r: a probe asks whether a service answers in MPTCP, so it needs protocol=mptcp"
+                              % (protocol,))
     spec = {
         "role": role,
         "protocol": protocol,
@@ -132,6 +135,9 @@ def validate(params, sys_class_net=None):
     if not address or not isinstance(address, str) or len(address) > 253 or any(c.isspace() for c in address):
         raise ValidationError("address %r is not a host name or an IP address to connect to" % (address,))
     spec["address"] = address
+    if role == "probe":
+        spec["bind_address"] = None
+        return spec
     spec["size"] = parse_size(params.get("size") if params.get("size") is not None else DEFAULT_SIZE)
     spec["seed"] = _in_range("seed", params.get("seed") or 0, 0, 0xFFFFFFFF)
     bind_address = params.get("bind_address")
@@ -543,6 +549,32 @@ def run_client(spec, run=None, clock=time.monotonic):
             events = listener.stop()
             result["events"] = events_of(events, [token] if token else [])
     return result, message
+
+
+def run_probe(spec, clock=time.monotonic):
+    """Connect over MPTCP and close at once -> (result, failure message or None): does the
+    service listening on that port (any service: nothing is sent) answer in MPTCP?"""
+    deadline = _Deadline(spec["timeout"], clock)
+    result = {"role": "probe", "address": spec["address"], "port": spec["port"], "protocol": "mptcp",
+              "mptcp": False, "negotiated_by": None, "fallback": False, "fallback_reason": None,
+              "counters": {}, "warnings": []}
+    try:
+        sock, before = _connect(spec, deadline.at, clock)
+    except (MptcpError, OSError) as exc:
+        return result, str(exc)
+    try:
+        # The SYN-ACK has arrived when connect() returns: the counters have moved already.
+        deltas = counter_deltas(before, read_counters())
+        mptcp, decided_by = tcp_is_mptcp(sock), "TCP_IS_MPTCP"
+        if mptcp is None:
+            mptcp, decided_by = bool(negotiated_by_counters(deltas, "client")), "counters"
+    finally:
+        sock.close()
+    result.update({"mptcp": bool(mptcp), "negotiated_by": decided_by, "fallback": not mptcp, "counters": deltas})
+    if not mptcp:
+        result["fallback_reason"] = fallback_reason(deltas) or (
+            "the connection fell back to TCP and no MPTCP fallback counter moved")
+    return result, None
 
 
 def _send(spec, sock, sampler, failure, result, deadline):

@@ -39,9 +39,12 @@ options:
         (with C(async) and C(poll) set to 0) and collect its result with C(ansible.builtin.async_status)
         after the client task.
       - V(client) connects, sends and compares.
+      - V(probe) connects over MPTCP to any service (nothing is sent) and closes at once,
+        to learn whether the service answers in MPTCP, for example one moved onto MPTCP
+        with mptcpize. It reports RV(mptcp) and RV(fallback_reason).
     type: str
     required: true
-    choices: [server, client]
+    choices: [server, client, probe]
   address:
     description:
       - For V(server), the IP address to listen on (default V(0.0.0.0); V(::) for IPv6).
@@ -222,22 +225,22 @@ mptcp:
   description:
     - The connection really used MPTCP end to end (from C(TCP_IS_MPTCP) on Linux 6.10 and
       later, else C(MPTCP_INFO), else the counters; RV(negotiated_by) says which).
-  returned: role is client
+  returned: role is client or probe
   type: bool
   sample: true
 negotiated_by:
   description: What RV(mptcp) was decided from, V(TCP_IS_MPTCP), V(MPTCP_INFO), V(counters) or V(protocol) (for V(tcp)).
-  returned: role is client
+  returned: role is client or probe
   type: str
   sample: TCP_IS_MPTCP
 fallback:
   description: MPTCP was asked for and the connection fell back to plain TCP.
-  returned: role is client
+  returned: role is client or probe
   type: bool
   sample: false
 fallback_reason:
   description: Why it fell back, from the counters that moved (naming the counter); null without a fallback.
-  returned: role is client
+  returned: role is client or probe
   type: str
   sample: "the server answered without MP_CAPABLE: nothing listens with MPTCP on that port (...) (MPCapableFallbackSYNACK +1)"
 token:
@@ -460,7 +463,7 @@ events:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer import run_client, run_server, validate
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer import run_client, run_probe, run_server, validate
 
 
 def ip_runner(module):
@@ -473,7 +476,7 @@ def ip_runner(module):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            role=dict(type="str", required=True, choices=["server", "client"]),
+            role=dict(type="str", required=True, choices=["server", "client", "probe"]),
             address=dict(type="str"),
             port=dict(type="int", required=True),
             protocol=dict(type="str", default="mptcp", choices=["mptcp", "tcp"]),
@@ -488,7 +491,7 @@ def main():
             fail_after_fraction=dict(type="float"),
         ),
         mutually_exclusive=[("fail_after_bytes", "fail_after_fraction")],
-        required_if=[("role", "client", ("address",))],
+        required_if=[("role", "client", ("address",)), ("role", "probe", ("address",))],
         supports_check_mode=True,
     )
     try:
@@ -500,6 +503,8 @@ def main():
     try:
         if spec["role"] == "server":
             result, failure = run_server(spec)
+        elif spec["role"] == "probe":
+            result, failure = run_probe(spec)
         else:
             result, failure = run_client(spec, run=ip_runner(module))
     except MptcpError as exc:

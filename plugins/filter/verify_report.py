@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The verify playbook's report: per client/server pair what mptcp_transfer measured, the
+expectations that failed, and a table a newcomer can read (documented in
+verify_report.yml and verify_table.yml beside this file)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+
+def _results(hostvars, host, name):
+    """The loop results a client registered, skipped items left out."""
+    registered = hostvars[host].get(name) or {}
+    return [r for r in registered.get("results", []) if not r.get("skipped")]
+
+
+def _for_server(results, server):
+    return [r for r in results if r.get("item") == server or
+            (isinstance(r.get("item"), list) and r["item"][0] == server)]
+
+
+def _transfer(result):
+    if result is None:
+        return None
+    if result.get("failed"):
+        return {"failed": True, "msg": result.get("msg")}
+    return {
+        "mptcp": result.get("mptcp"),
+        "fallback_reason": result.get("fallback_reason"),
+        "subflows": result.get("subflows_max"),
+        "bytes": result.get("bytes"),
+        "seconds": result.get("seconds"),
+        "mbit_per_s": result.get("mbit_per_s"),
+        "checksum_matched": result.get("checksum_matched"),
+        # What the server did not receive of what the client sent.
+        "bytes_lost": (result.get("size") or 0) - ((result.get("server") or {}).get("bytes") or 0),
+        "paths": ["%s -> %s" % (p.get("local"), p.get("remote")) for p in result.get("paths") or []],
+        "events": [e.get("line") or e.get("type") for e in result.get("events") or []],
+        "server": result.get("server"),
+        "failover": result.get("failover"),
+    }
+
+
+def _pair(hostvars, client, server, expectations):
+    tcp = _for_server(_results(hostvars, client, "__mptcp_verify_tcp"), server)
+    mptcp = _for_server(_results(hostvars, client, "__mptcp_verify_mptcp"), server)
+    failovers = _for_server(_results(hostvars, client, "__mptcp_verify_failover"), server)
+    services = _for_server(_results(hostvars, client, "__mptcp_verify_services"), server)
+    pair = {
+        "client": client,
+        "server": server,
+        "tcp": _transfer(tcp[0]) if tcp else None,
+        "mptcp": _transfer(mptcp[0]) if mptcp else None,
+        "failover": [dict(_transfer(r), interface=r["item"][1]) for r in failovers],
+        "services": [{"port": r["item"][1], "mptcp": bool(r.get("mptcp")) and not r.get("failed"),
+                      "fallback_reason": r.get("fallback_reason") or r.get("msg")} for r in services],
+    }
+    ratio = None
+    if pair["tcp"] and pair["mptcp"] and pair["tcp"].get("mbit_per_s") and pair["mptcp"].get("mbit_per_s"):
+        ratio = round(pair["mptcp"]["mbit_per_s"] / pair["tcp"]["mbit_per_s"], 2)
+    pair["ratio"] = ratio
+    pair["problems"] = _problems(pair, expectations)
+    return pair
+
+
+def _problems(pair, expectations):
+    name = "%s -> %s" % (pair["client"], pair["server"])
+    problems = []
+    mptcp = pair["mptcp"]
+    if not mptcp:
+        return ["%s: no MPTCP transfer ran" % name]
+    if mptcp.get("failed"):
+        return ["%s: the MPTCP transfer failed: %s" % (name, mptcp.get("msg"))]
+    if not mptcp["mptcp"]:
+        problems.append("%s: fell back to TCP: %s" % (name, mptcp.get("fallback_reason")))
+    if not mptcp["checksum_matched"]:
+        problems.append("%s: the data arrived changed (checksum mismatch)" % name)
+    expected = expectations.get("subflows")
+    if expected is not None and (mptcp["subflows"] or 0) < int(expected):
+        problems.append("%s: %s subflows, %s expected" % (name, mptcp["subflows"], expected))
+    minimum = expectations.get("min_ratio")
+    if minimum is not None and (pair["ratio"] is None or pair["ratio"] < float(minimum)):
+        problems.append("%s: MPTCP/TCP throughput ratio %s, at least %s expected" % (name, pair["ratio"], minimum))
+    for failover in pair["failover"]:
+        where = "%s with %s down" % (name, failover.get("interface"))
+        if failover.get("failed"):
+            problems.append("%s: failed: %s" % (where, failover.get("msg")))
+        elif not (failover.get("failover") or {}).get("completed") or not failover.get("checksum_matched"):
+            problems.append("%s: the transfer did not complete intact" % where)
+        elif failover.get("bytes_lost"):
+            problems.append("%s: %s bytes lost" % (where, failover["bytes_lost"]))
+    for service in pair["services"]:
+        if not service["mptcp"]:
+            problems.append("%s: the service on port %s did not answer in MPTCP: %s"
+                            % (name, service["port"], service["fallback_reason"]))
+    return problems
+
+
+def verify_report(hostvars, clients, servers, expectations=None):
+    """Every client/server pair, in inventory order, and the problems of all of them."""
+    if not isinstance(clients, list) or not isinstance(servers, list):
+        raise AnsibleFilterError("verify_report expects lists of clients and servers")
+    pairs = [_pair(hostvars, c, s, expectations or {}) for c in clients for s in servers]
+    problems = [p for pair in pairs for p in pair["problems"]]
+    if not pairs:
+        problems.append("no client/server pair: the groups of clients and servers are empty")
+    return {"pairs": pairs, "problems": problems}
+
+
+def _number(value, unit=""):
+    return "-" if value is None else "%s%s" % (value, unit)
+
+
+def verify_table(report):
+    """pair | MPTCP | subflows | TCP Mbit/s | MPTCP Mbit/s | ratio | failover | services"""
+    rows = [["pair", "MPTCP", "subflows", "TCP Mbit/s", "MPTCP Mbit/s", "ratio", "failover", "services"]]
+    for pair in report.get("pairs", []):
+        mptcp = pair.get("mptcp") or {}
+        tcp = pair.get("tcp") or {}
+        if mptcp.get("failed"):
+            negotiated = "failed"
+        elif mptcp.get("mptcp"):
+            negotiated = "yes" + ("" if mptcp.get("checksum_matched") else " (checksum mismatch)")
+        else:
+            negotiated = "no (fell back)"
+        failover = ", ".join("%s down: %s" % (f.get("interface"), "ok" if (f.get("failover") or {}).get("completed")
+                                                 and f.get("checksum_matched") else "FAILED")
+                             for f in pair.get("failover", [])) or "-"
+        services = ", ".join("%s: %s" % (s["port"], "MPTCP" if s["mptcp"] else "TCP")
+                             for s in pair.get("services", [])) or "-"
+        rows.append(["%s -> %s" % (pair["client"], pair["server"]), negotiated, _number(mptcp.get("subflows")),
+                     _number(tcp.get("mbit_per_s")), _number(mptcp.get("mbit_per_s")), _number(pair.get("ratio")),
+                     failover, services])
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"verify_report": verify_report, "verify_table": verify_table}

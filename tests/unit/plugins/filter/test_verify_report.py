@@ -1,0 +1,65 @@
+"""The verify playbook's report from recorded mptcp_transfer results."""
+
+from ansible_collections.mptcp.linux.plugins.filter.verify_report import verify_report, verify_table
+
+SIZE = 25165824
+
+
+def transfer(server="srv", mbit=90.0, mptcp=True, subflows=2, matched=True, received=SIZE, **extra):
+    result = {"item": server, "mptcp": mptcp, "subflows_max": subflows, "mbit_per_s": mbit, "size": SIZE,
+              "checksum_matched": matched, "bytes": SIZE, "server": {"bytes": received, "protocol": "mptcp"},
+              "fallback_reason": None if mptcp else "MPCapableFallbackSYNACK +1",
+              "events": [{"type": "created", "line": "[ CREATED] token=1"}], "paths": [], "failover": None}
+    result.update(extra)
+    return result
+
+
+def hostvars(tcp=None, mptcp=None, failover=None, services=None):
+    return {"cli": {
+        "__mptcp_verify_tcp": {"results": [tcp or transfer(mbit=47.0, mptcp=False, subflows=1)]},
+        "__mptcp_verify_mptcp": {"results": [mptcp or transfer()]},
+        "__mptcp_verify_failover": {"results": failover or []},
+        "__mptcp_verify_services": {"results": services or []},
+    }}
+
+
+def test_a_good_pair_has_no_problem_and_its_ratio():
+    report = verify_report(hostvars(), ["cli"], ["srv"], {"subflows": 2, "min_ratio": 1.6})
+    assert report["problems"] == []
+    assert report["pairs"][0]["ratio"] == 1.91
+    assert report["pairs"][0]["mptcp"]["events"] == ["[ CREATED] token=1"]
+
+
+def test_fallback_subflows_and_ratio_are_named():
+    report = verify_report(hostvars(mptcp=transfer(mptcp=False, subflows=1, mbit=47.0)), ["cli"], ["srv"],
+                           {"subflows": 2, "min_ratio": 1.6})
+    text = " ".join(report["problems"])
+    assert "fell back to TCP: MPCapableFallbackSYNACK +1" in text
+    assert "1 subflows, 2 expected" in text
+    assert "ratio 1.0, at least 1.6 expected" in text
+
+
+def test_failover_must_complete_without_losing_bytes():
+    ok = transfer(item=["srv", "eth1"], failover={"completed": True})
+    lost = transfer(item=["srv", "eth0"], failover={"completed": True}, received=SIZE - 100)
+    broken = transfer(item=["srv", "eth0"], failover={"completed": False})
+    report = verify_report(hostvars(failover=[ok, lost]), ["cli"], ["srv"])
+    assert report["problems"] == ["cli -> srv with eth0 down: 100 bytes lost"]
+    assert "did not complete intact" in verify_report(hostvars(failover=[broken]), ["cli"], ["srv"])["problems"][0]
+
+
+def test_a_service_that_answers_in_tcp_is_a_problem():
+    services = [{"item": ["srv", 5201], "mptcp": False, "fallback_reason": "nothing listens with MPTCP"}]
+    report = verify_report(hostvars(services=services), ["cli"], ["srv"])
+    assert report["problems"] == ["cli -> srv: the service on port 5201 did not answer in MPTCP: nothing listens with MPTCP"]
+
+
+def test_no_pairs_is_a_problem():
+    assert verify_report({}, [], ["srv"])["problems"]
+
+
+def test_table_has_a_row_per_pair():
+    table = verify_table(verify_report(hostvars(), ["cli"], ["srv"]))
+    header, row = table.split("\n")
+    assert header.split()[:3] == ["pair", "MPTCP", "subflows"]
+    assert row.split()[:8] == ["cli", "->", "srv", "yes", "2", "47.0", "90.0", "1.91"]
