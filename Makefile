@@ -68,7 +68,7 @@ test: venv collection
 	@echo "make test: lint, sanity, unit, kernel, integration, molecule"
 	@rc=0; for s in lint sanity unit kernel integration molecule; do \
 	   $(MAKE) --no-print-directory timed-$$s || { rc=1; break; }; done; \
-	 $(LAB) down-all; exit $$rc
+	 $(LAB) down-all && $(LAB) check-clean || rc=1; exit $$rc
 
 timed-%:
 	$(call stage,$*)
@@ -111,6 +111,7 @@ lab: venv collection
 
 lab-down: venv
 	$(LAB) down-all
+	$(LAB) check-clean
 
 demo: lab
 	$(BIN)/ansible-playbook -i .lab/$(DEMO_LAB)/inventory.yml -e @lab/mptcp-vars.yml \

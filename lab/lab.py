@@ -403,6 +403,28 @@ def down(lab=None):
           % (lab or "(all)", len(names), len(nets)))
 
 
+# Test namespaces are all named so (tests/kernel/conftest.py); podman's own are netns-UUID.
+TEST_NETNS_PREFIX = "mptcp-test-"
+
+
+def leftovers():
+    """What of ours is still on the machine: lab containers and networks (any lab), and
+    the tests' network namespaces."""
+    label = "label=mptcp-lab"
+    found = ["container %s" % n for n in run(["podman", "ps", "-a", "--filter", label,
+                                             "--format", "{{.Names}}"]).stdout.split()]
+    found += ["network %s" % n for n in run(["podman", "network", "ls", "--filter", label,
+                                            "--format", "{{.Name}}"]).stdout.split()]
+    found += ["network namespace %s" % n.split()[0] for n in run(["ip", "netns", "list"]).stdout.splitlines()
+              if n.startswith(TEST_NETNS_PREFIX)]
+    # The registries must still be reached the way they were: not through a bridge of ours.
+    for address, hosts in sorted(registry_addresses().items(), key=lambda kv: str(kv[0])):
+        route = json.loads(run(["ip", "-j", "route", "get", str(address)], check=False).stdout or "[{}]")[0]
+        if route.get("dev", "").startswith(("podman", "cni")):
+            found.append("the route to %s (%s) through %s" % (address, ", ".join(sorted(hosts)), route["dev"]))
+    return found
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--name", default=os.environ.get("LAB_NAME", "mptcp-lab"),
@@ -421,6 +443,7 @@ def main(argv=None):
                        help="this host sees no net.mptcp settings, like a kernel without MPTCP")
     sub.add_parser("down", help="remove the lab's containers, networks and state")
     sub.add_parser("down-all", help="remove every lab's containers, networks and state")
+    sub.add_parser("check-clean", help="fail if a lab or a test namespace is left on the machine")
     check = sub.add_parser("check-subnets", help="refuse subnets that overlap routes or registries")
     check.add_argument("subnets", nargs="+")
     args = parser.parse_args(argv)
@@ -440,6 +463,11 @@ def main(argv=None):
             down(args.name)
         elif args.command == "down-all":
             down()
+        elif args.command == "check-clean":
+            left = leftovers()
+            if left:
+                raise LabError("left on this machine: %s" % ", ".join(left))
+            print("nothing of the lab or the tests is left on this machine")
         elif args.command == "check-subnets":
             refuse_bad_subnets(args.subnets)
             print("subnets usable: %s" % " ".join(args.subnets))
