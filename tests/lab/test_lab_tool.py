@@ -143,17 +143,20 @@ def test_net_mptcp_is_writable_in_the_hosts(running_lab):
     assert podman_exec("lab-a", "cat", "/proc/sys/net/mptcp/add_addr_timeout").stdout == "61\n"
 
 
-def role_run(limit):
+def role_run(limit, *args):
     playbook = os.path.join(REPO, "playbooks", "site.yml")
     inventory = os.path.join(REPO, ".lab", NAME, "inventory.yml")
     return run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory,
-                "--limit", limit, playbook], check=False)
+                "--limit", limit] + list(args) + [playbook], check=False)
 
 
-def test_preflight_reports_the_kernels_settings(running_lab):
-    result = role_run("lab-a")
+def test_site_playbook_sets_mptcp_up_and_shows_it(running_lab, tmp_path):
+    summary = tmp_path / "summary.txt"
+    result = role_run("lab-a", "-e", "site_summary_file=%s" % summary)
     assert result.returncode == 0, result.stdout
-    assert "MPTCP supported, net.mptcp.enabled=1" in result.stdout
+    header, row = summary.read_text().strip().split("\n")
+    assert header.split()[:2] == ["host", "MPTCP"]
+    assert row.split()[:2] == ["lab-a", "on"]
 
 
 def test_preflight_fails_clearly_without_mptcp(running_lab):
