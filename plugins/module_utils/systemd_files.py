@@ -236,8 +236,7 @@ class Systemctl:
     def call(self, *args):
         rc, out, err = self.run([self.path] + list(args))
         if rc != 0:
-            raise MptcpError("systemctl %s failed (rc=%d): %s" % (" ".join(args), rc,
-                                                                 (err or out).strip()))
+            raise MptcpError("systemctl %s failed (rc=%d): %s" % (" ".join(args), rc, (err or out).strip()))
 
 
 def apply_plan(module, plan, unit_name, systemctl, daemon_reload=True):

@@ -70,10 +70,9 @@ def test_without_diff_the_module_says_what_it_would_do():
 
 
 def test_loop_items_each_count():
-    result = {"changed": True, "results": [
-        {"changed": True, "item": "iperf3.service", "diff": {"before": "", "after": "x\n",
-                                                              "after_header": "/d/iperf3.service.d/50.conf"}},
-        {"changed": False, "item": "nginx.service"}]}
+    written = {"before": "", "after": "x\n", "after_header": "/d/iperf3.service.d/50.conf"}
+    result = {"changed": True, "results": [{"changed": True, "item": "iperf3.service", "diff": written},
+                                           {"changed": False, "item": "nginx.service"}]}
     found = differences_of("Write drop-ins", "ansible.builtin.template", result)
     assert [d["task"] for d in found] == ["Write drop-ins (iperf3.service)"]
     assert found[0]["changes"] == ["/d/iperf3.service.d/50.conf: missing, would be written"]
