@@ -1,0 +1,241 @@
+"""Fleet benchmark: the role mptcp against the guides' way, on N lab hosts.
+
+    .venv/bin/python benchmarks/fleet.py                  # 8 hosts
+    .venv/bin/python benchmarks/fleet.py --hosts 4 16     # each size, and the growth
+    make bench                                            # 4, 8 and 16 hosts
+
+For each size it starts a lab of its own (lab/lab.py; half Debian 12 servers, half
+Debian 13 clients, on 198.18.131.0/24 and 198.18.132.0/24 unless told otherwise) and
+times, --repeat times each, the median printed:
+
+  first     the role on fresh hosts (a fresh lab for every repetition)
+  idem      the role again, changing nothing (idempotent run)
+  drift     playbooks/drift.yml, the role in check mode with its report callback
+  baseline  benchmarks/baseline.yml: the guides' steps as command/shell tasks
+  floor     benchmarks/floor.yml: one ping per host
+
+idem, drift, baseline and floor take turns, so that a change of load on the machine hits
+them alike. Module calls and remote commands per host are counted from a -vvv run of each
+on one server and one client (they do not depend on the fleet's size). The lab is always
+torn down. Results also go to benchmarks/results/fleet-TIME.json. Numbers only: nothing
+here asserts a time."""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The venv's tools: the repository's .venv, else the one this script runs in.
+BIN = os.path.join(REPO, ".venv", "bin")
+if not os.path.isdir(BIN):
+    BIN = os.path.dirname(os.path.abspath(sys.executable))
+LAB_PY = os.path.join(REPO, "lab", "lab.py")
+VARS = os.path.join(REPO, "lab", "mptcp-vars.yml")
+PLAYBOOKS = {
+    "first": [os.path.join(REPO, "benchmarks", "role.yml")],
+    "idem": [os.path.join(REPO, "benchmarks", "role.yml")],
+    "drift": ["-e", "@" + VARS, os.path.join(REPO, "playbooks", "drift.yml")],
+    "baseline": [os.path.join(REPO, "benchmarks", "baseline.yml")],
+    "floor": [os.path.join(REPO, "benchmarks", "floor.yml")],
+}
+TAKING_TURNS = ("idem", "drift", "baseline", "floor")
+RUN_LINE = re.compile(r"^<([^>]+)> RUN \[")
+MODULE_RUN = re.compile(r"python[0-9.]* \S*/AnsiballZ_(\w+)\.py")
+RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+class BenchError(Exception):
+    pass
+
+
+def env(**extra):
+    result = dict(os.environ, CONTAINERS_CONF=os.path.join(REPO, "lab", "containers.conf"),
+                  ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), LC_ALL="C.UTF-8",
+                  ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH",
+                                                          os.path.join(REPO, ".tmp", "collections")),
+                  ANSIBLE_NOCOLOR="1")
+    result["PATH"] = BIN + os.pathsep + result.get("PATH", "")
+    result.update(extra)
+    return result
+
+
+def lab(name, *args):
+    run = subprocess.run([sys.executable, LAB_PY, "--name", name] + list(args), capture_output=True,
+                         text=True, env=env(), check=False)
+    if run.returncode != 0:
+        raise BenchError("lab.py %s: %s%s" % (" ".join(args), run.stdout, run.stderr))
+    return run
+
+
+def host_specs(name, count):
+    """Half servers (Debian 12), half clients (Debian 13), alternating."""
+    specs = []
+    for index in range(count):
+        role, distro = ("s", "debian12:mptcp_servers") if index % 2 == 0 else ("c", "debian13:mptcp_clients")
+        specs.append("%s-%s%d=%s" % (name, role, index // 2 + 1, distro))
+    return specs
+
+
+def lab_up(name, count, subnets):
+    args = ["up"]
+    for spec in host_specs(name, count):
+        args += ["--host", spec]
+    for subnet in subnets:
+        args += ["--subnet", subnet]
+    lab(name, *args)
+    return os.path.join(REPO, ".lab", name, "inventory.yml")
+
+
+def playbook(inventory, what, report_dir, *extra):
+    """One run: wall seconds, and {host: changed} from the recap."""
+    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory] + list(extra) + PLAYBOOKS[what]
+    extra_env = {}
+    if what == "drift":
+        extra_env = dict(ANSIBLE_CALLBACKS_ENABLED="mptcp.linux.drift_report", MPTCP_DRIFT_REPORT_DIR=report_dir)
+    started = time.monotonic()
+    run = subprocess.run(argv, capture_output=True, text=True, env=env(**extra_env), check=False)
+    seconds = time.monotonic() - started
+    if run.returncode != 0:
+        raise BenchError("%s failed (rc=%d):\n%s%s" % (what, run.returncode, run.stdout[-4000:], run.stderr[-2000:]))
+    return seconds, run.stdout
+
+
+def changed_hosts(stdout):
+    return sorted(host for host, changed, _u, _f in RECAP.findall(stdout) if int(changed))
+
+
+def count_calls(inventory, what, report_dir, hosts):
+    """Module calls and remote commands (podman exec, which is what a round trip is on
+    this connection) per host, from a -vvv run limited to `hosts`."""
+    _seconds, stdout = playbook(inventory, what, report_dir, "-vvv", "--limit", ",".join(hosts))
+    calls = dict((host, 0) for host in hosts)
+    commands = dict((host, 0) for host in hosts)
+    for line in stdout.splitlines():
+        found = RUN_LINE.search(line)
+        if found and found.group(1) in commands:
+            commands[found.group(1)] += 1
+            if MODULE_RUN.search(line):
+                calls[found.group(1)] += 1
+    return calls, commands
+
+
+def measure(size, repeat, name, subnets, report_dir, log):
+    result = dict(hosts=size, runs=dict((what, []) for what in PLAYBOOKS), changed={})
+    inventory = None
+    for rep in range(repeat):
+        lab(name, "down")
+        inventory = lab_up(name, size, subnets)
+        seconds, _stdout = playbook(inventory, "first", report_dir)
+        result["runs"]["first"].append(seconds)
+        log("%2d hosts: first converge %d/%d: %.1f s" % (size, rep + 1, repeat, seconds))
+    playbook(inventory, "baseline", report_dir)  # its own first run: mptcpize enable, a restart
+    for rep in range(repeat):
+        for what in TAKING_TURNS:
+            seconds, stdout = playbook(inventory, what, report_dir)
+            result["runs"][what].append(seconds)
+            if what in ("idem", "drift"):
+                result["changed"].setdefault(what, []).append(changed_hosts(stdout))
+            log("%2d hosts: %-8s %d/%d: %.1f s" % (size, what, rep + 1, repeat, seconds))
+    with open(os.path.join(report_dir, "drift.json")) as handle:
+        result["drift_summary"] = json.load(handle)["summary"]
+    sample = [spec.split("=")[0] for spec in host_specs(name, 2)]
+    result["calls"], result["commands"] = {}, {}
+    for what in TAKING_TURNS:
+        calls, commands = count_calls(inventory, what, report_dir, sample)
+        result["calls"][what], result["commands"][what] = calls, commands
+    result["median"] = dict((what, statistics.median(times)) for what, times in result["runs"].items())
+    return result
+
+
+def per_host_calls(result, what):
+    values = list(result["calls"][what].values())
+    return "%s" % "/".join(str(v) for v in values)
+
+
+def report(results):
+    lines = []
+    head = ("hosts", "first", "idem", "drift", "baseline", "floor", "idem/base", "drift/idem",
+            "idem/floor", "s/host idem", "calls idem", "drift", "base", "floor", "cmds idem", "base")
+    rows = []
+    for r in results:
+        m = r["median"]
+        rows.append((
+            str(r["hosts"]), "%.1f" % m["first"], "%.1f" % m["idem"], "%.1f" % m["drift"],
+            "%.1f" % m["baseline"], "%.1f" % m["floor"], "%.2f" % (m["idem"] / m["baseline"]),
+            "%.2f" % (m["drift"] / m["idem"]), "%.1f" % (m["idem"] / m["floor"]),
+            "%.2f" % (m["idem"] / r["hosts"]), per_host_calls(r, "idem"), per_host_calls(r, "drift"),
+            per_host_calls(r, "baseline"), per_host_calls(r, "floor"),
+            "/".join(str(v) for v in r["commands"]["idem"].values()),
+            "/".join(str(v) for v in r["commands"]["baseline"].values())))
+    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
+    lines.append("Wall seconds, median of each run; calls and remote commands per host as server/client.")
+    for row in [head] + rows:
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+    for r in results:
+        idem_changed = [hosts for hosts in r["changed"].get("idem", []) if hosts]
+        drifted = r["drift_summary"]["drifted"]
+        lines.append("%d hosts: idempotent runs that changed a host: %d; drift check: %d in sync, %d drifted"
+                     % (r["hosts"], len(idem_changed), r["drift_summary"]["in_sync"], drifted))
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+        lines.append("Time per host from %d to %d hosts (1.00: no growth):" % (small["hosts"], large["hosts"]))
+        for what in PLAYBOOKS:
+            ratio = (large["median"][what] / large["hosts"]) / (small["median"][what] / small["hosts"])
+            lines.append("  %-8s %.2f s -> %.2f s per host: x%.2f" % (
+                what, small["median"][what] / small["hosts"], large["median"][what] / large["hosts"], ratio))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--hosts", type=int, nargs="+", default=[8], help="fleet sizes (default 8)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
+    parser.add_argument("--name", default="bench-fleet", help="the lab's name")
+    parser.add_argument("--subnet", action="append", dest="subnets",
+                        help="the lab's two subnets (default 198.18.131.0/24 198.18.132.0/24)")
+    args = parser.parse_args(argv)
+    subnets = args.subnets or ["198.18.131.0/24", "198.18.132.0/24"]
+    if any(size < 2 or size > 100 for size in args.hosts) or args.repeat < 1:
+        parser.error("sizes from 2 to 100 hosts, --repeat 1 or more")
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+
+    def log(message):
+        print(message, flush=True)
+
+    results = []
+    report_dir = tempfile.mkdtemp(prefix="bench-drift-")
+    started = time.monotonic()
+    try:
+        for size in sorted(args.hosts):
+            results.append(measure(size, args.repeat, args.name, subnets, report_dir, log))
+    except BenchError as error:
+        print("benchmark failed: %s" % error, file=sys.stderr)
+        return 1
+    finally:
+        lab(args.name, "down")
+    text = report(results)
+    print("\n" + text)
+    print("(%.0f s in all, load average now %s)" % (time.monotonic() - started, " ".join(
+        "%.1f" % load for load in os.getloadavg())))
+    out_dir = os.path.join(REPO, "benchmarks", "results")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "fleet-%s.json" % datetime.datetime.now().strftime("%Y%m%dT%H%M%S"))
+    with open(path, "w") as handle:
+        json.dump(dict(results=results, table=text), handle, indent=2)
+    print("results: %s" % path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
