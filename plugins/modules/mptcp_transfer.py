@@ -148,6 +148,13 @@ notes:
     whose links NetworkManager manages, NetworkManager may react to the link going down.
   - For MPTCP to open more than one subflow, the path manager must be set up (endpoints
     and limits, see M(mptcp.linux.mptcp_endpoint) and M(mptcp.linux.mptcp_limits)).
+  - Extra subflows open only after the connection is established (the server announces
+    its addresses then, the client joins after that). On a fast link a few MiB can be
+    through before that happens, and RV(subflows_max) is then 1; give O(size) at least
+    a second's worth of data.
+  - The server keeps listening until its connections are done, because each extra subflow
+    (MP_JOIN) arrives at the listening port; a server that stops listening after
+    C(accept()) gets its joins refused (C(SF_CLOSED ... error=111)).
 seealso:
   - module: mptcp.linux.mptcp_endpoint
   - module: mptcp.linux.mptcp_limits

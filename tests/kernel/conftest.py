@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,30 @@ class Netns:
         self.ip("link", "set", name, "up")
         self.ip("link", "set", name + "p", "up")
         return name
+
+    def link_to(self, other, name, other_name, address=None, other_address=None):
+        """A veth pair from this namespace (`name`, with `address`) to `other`
+        (`other_name`, with `other_address`), both ends up."""
+        _run(["ip", "link", "add", name, "netns", self.name, "type", "veth",
+              "peer", "name", other_name, "netns", other.name])
+        for ns, link, address_ in ((self, name, address), (other, other_name, other_address)):
+            if address_:
+                ns.ip("address", "add", address_, "dev", link)
+            ns.ip("link", "set", link, "up")
+
+    def interpreter(self, directory):
+        """A Python interpreter (a script in `directory`) that runs inside the namespace:
+        an inventory host's ansible_python_interpreter, so that one playbook can act in
+        several namespaces (async tasks too) with ansible_connection=local."""
+        path = os.path.join(directory, "python-" + self.name)
+        with open(path, "w") as handle:
+            handle.write('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (self.name, sys.executable))
+        os.chmod(path, 0o755)
+        return path
+
+    def pids(self):
+        """The processes running in the namespace (`ip netns pids`)."""
+        return [int(pid) for pid in _run(["ip", "netns", "pids", self.name]).stdout.split()]
 
     def endpoints(self):
         return self.ip_json("mptcp", "endpoint", "show")
@@ -119,13 +144,7 @@ def private_mounts_argv(before, after=()):
             _IN_PRIVATE_MOUNTS, json.dumps(list(before)), json.dumps(list(after)), "--"]
 
 
-def run_module(module, args, check_mode=False, diff=True, inside_netns=None, wrap=None):
-    """Run mptcp.linux.MODULE through `ansible localhost` and return its result dict.
-
-    inside_netns: run the whole module process in that namespace (for /proc/sys/net,
-    which belongs to the namespace of the process reading it).
-    wrap: an argv prefix to run `ansible` under (inside the namespace), e.g. from the
-    private_mounts fixture."""
+def _module_argv(module, args, check_mode=False, diff=True, inside_netns=None, wrap=None):
     argv = [ANSIBLE, "localhost", "-c", "local", "-m", "mptcp.linux." + module,
             "-a", json.dumps(args)]
     if check_mode:
@@ -140,12 +159,81 @@ def run_module(module, args, check_mode=False, diff=True, inside_netns=None, wra
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
                LC_ALL="C.UTF-8")
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    return argv, env
+
+
+def _module_result(argv, stdout, stderr):
     try:
-        report = json.loads(proc.stdout)
+        report = json.loads(stdout)
         return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError):
-        raise AssertionError("no result from %s:\n%s\n%s" % (argv, proc.stdout, proc.stderr))
+        raise AssertionError("no result from %s:\n%s\n%s" % (argv, stdout, stderr))
+
+
+def run_module(module, args, check_mode=False, diff=True, inside_netns=None, wrap=None):
+    """Run mptcp.linux.MODULE through `ansible localhost` and return its result dict.
+
+    inside_netns: run the whole module process in that namespace (for /proc/sys/net,
+    which belongs to the namespace of the process reading it).
+    wrap: an argv prefix to run `ansible` under (inside the namespace), e.g. from the
+    private_mounts fixture."""
+    argv, env = _module_argv(module, args, check_mode, diff, inside_netns, wrap)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    return _module_result(argv, proc.stdout, proc.stderr)
+
+
+class RunningModule:
+    """A module run started in the background (start_module), in a process group of its
+    own; result() waits for it, kill() ends ansible and the module process it started."""
+
+    def __init__(self, argv, env):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                     start_new_session=True)
+
+    def result(self, timeout=120):
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill_group()
+            stdout, stderr = self.proc.communicate()
+            raise AssertionError("%s still ran after %s s:\n%s\n%s" % (self.argv, timeout, stdout, stderr))
+        return _module_result(self.argv, stdout, stderr)
+
+    def _kill_group(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self._kill_group()
+            self.proc.communicate()
+
+
+def start_module(module, args, check_mode=False, diff=True, inside_netns=None, wrap=None):
+    """run_module, in the background: returns a RunningModule at once (e.g. a server
+    that a client run then talks to). Kill what you start (the fixture does)."""
+    argv, env = _module_argv(module, args, check_mode, diff, inside_netns, wrap)
+    return RunningModule(argv, env)
+
+
+@pytest.fixture
+def module_starter():
+    """start_module(...) -> a RunningModule; every one started is killed after the test
+    if it still runs."""
+    started = []
+
+    def start(*args, **kwargs):
+        running = start_module(*args, **kwargs)
+        started.append(running)
+        return running
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.kill()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.link_failover import (
     routes_to_restore,
     validate_interface,
 )
-from mptcp_recorded import RECORDED
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import RECORDED
 
 SHOW = RECORDED["ip_address_show"]
 SAVE = bytes.fromhex(RECORDED["ip_route_save"])
@@ -135,13 +135,33 @@ def test_link_that_will_not_come_up(routes_added):
     assert failure.failed  # a later restore() tries again
 
 
+class FakeClock:
+    """time.time and time.sleep without waiting."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
 def test_routes_refused(monkeypatch):
-    monkeypatch.setattr(link_failover, "add_routes", lambda messages: (0, 1, ["Network is unreachable"]))
-    failure = LinkFailure(FakeIp(), "c1", sleep=lambda seconds: None)
+    tries = []
+
+    def add_routes(messages):
+        tries.append(messages)
+        return 0, 1, ["Network is unreachable"]
+    monkeypatch.setattr(link_failover, "add_routes", add_routes)
+    clock = FakeClock()
+    failure = LinkFailure(FakeIp(), "c1", clock=clock, sleep=clock.sleep)
     failure.fail()
     with pytest.raises(MptcpError, match="1 route.s. of c1 could not be added back: Network is unreachable"):
         failure.restore()
     assert failure.report["addresses_readded"]
+    assert len(tries) > 1  # tried again (NetworkManager may be adding things back meanwhile)
 
 
 def test_validate_interface(tmp_path):

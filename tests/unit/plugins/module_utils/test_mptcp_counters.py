@@ -11,7 +11,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import 
     parse_netstat,
     read_counters,
 )
-from mptcp_recorded import recorded_text
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import recorded_text
 
 
 def deltas(prefix):

@@ -23,7 +23,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import (
     read_subflows,
     tcp_is_mptcp,
 )
-from mptcp_recorded import RECORDED
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import RECORDED
 
 # The client's MPTCP_INFO mid-transfer: one extra subflow to the address the server
 # signalled (accepted 1 of 1), token 95765602 as in the client's events.

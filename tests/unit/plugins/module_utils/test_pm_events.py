@@ -23,7 +23,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import (
     parse_messages,
     resolve_family,
 )
-from mptcp_recorded import RECORDED
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import RECORDED
 
 FAMILY = 28  # what the controller gave mptcp_pm on the recording machine
 
