@@ -27,14 +27,21 @@ import struct
 import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
+    NLM_F_ACK,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    message,
+    netlink_error,
+    parse_messages,
+)
 
 SYS_CLASS_NET = "/sys/class/net"
 ROUTE_DUMP_MAGIC = 0x45311224  # iproute2's `ip route save` header
 RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol, scope, type, flags
-NLMSG_HDR = struct.Struct("=IHHII")
 NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 RTPROT_KERNEL = 2
 RT_TABLE_LOCAL = 255
 INFINITE_LIFETIME = 4294967295
@@ -75,36 +82,30 @@ def persistent_addresses(show_json):
 
 
 def routes_to_restore(dump):
-    """`ip route save` output -> [RTM_NEWROUTE messages] of the routes someone added (not
-    protocol kernel, not the local table)."""
+    """`ip route save` output -> [(message type, payload)] of the RTM_NEWROUTE messages of
+    the routes someone added (not protocol kernel, not the local table)."""
     if len(dump) < 4 or struct.unpack_from("=I", dump, 0)[0] != ROUTE_DUMP_MAGIC:
         raise MptcpError("`ip route save` wrote no route dump (%d bytes)" % len(dump))
     kept = []
-    offset = 4
-    while offset + NLMSG_HDR.size + RTMSG.size <= len(dump):
-        length = NLMSG_HDR.unpack_from(dump, offset)[0]
-        if length < NLMSG_HDR.size + RTMSG.size or offset + length > len(dump):
-            break
-        rtm = RTMSG.unpack_from(dump, offset + NLMSG_HDR.size)
-        table, protocol = rtm[4], rtm[5]
+    for kind, _flags, _seq, payload in parse_messages(dump[4:]):
+        if len(payload) < RTMSG.size:
+            continue
+        table, protocol = RTMSG.unpack_from(payload, 0)[4:6]
         if protocol != RTPROT_KERNEL and table != RT_TABLE_LOCAL:
-            kept.append(dump[offset:offset + length])
-        offset += (length + 3) & ~3
+            kept.append((kind, payload))
     return kept
 
 
-def add_routes(messages, timeout=2.0):
-    """Send RTM_NEWROUTE messages (as recorded) back to the kernel, each as a request
-    that creates the route unless it exists -> (added, already there, [errors])."""
+def add_routes(routes, timeout=2.0):
+    """Send recorded routes ([(message type, payload)]) back to the kernel, each as a
+    request that creates the route unless it exists -> (added, already there, [errors])."""
     added, existing, errors = 0, 0, []
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
     try:
         sock.bind((0, 0))
         sock.settimeout(timeout)
-        for seq, message in enumerate(messages, 1):
-            length, kind = NLMSG_HDR.unpack_from(message, 0)[:2]
-            header = NLMSG_HDR.pack(length, kind, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, 0)
-            sock.send(header + message[NLMSG_HDR.size:])
+        for seq, (kind, payload) in enumerate(routes, 1):
+            sock.send(message(kind, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, payload))
             code = _ack(sock, seq)
             if code == 0:
                 added += 1
@@ -119,15 +120,9 @@ def add_routes(messages, timeout=2.0):
 
 def _ack(sock, seq):
     while True:
-        data = sock.recv(65536)
-        offset = 0
-        while offset + NLMSG_HDR.size <= len(data):
-            length, kind, _flags, msg_seq, _pid = NLMSG_HDR.unpack_from(data, offset)
-            if length < NLMSG_HDR.size:
-                break
+        for kind, _flags, msg_seq, payload in parse_messages(sock.recv(65536)):
             if kind == NLMSG_ERROR and msg_seq == seq:
-                return struct.unpack_from("=i", data, offset + NLMSG_HDR.size)[0]
-            offset += (length + 3) & ~3
+                return netlink_error(payload)
 
 
 class LinkFailure:

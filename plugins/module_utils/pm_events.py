@@ -23,19 +23,22 @@ import threading
 import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
+    GENL_HDR,
+    NLM_F_ACK,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    message,
+    netlink_error,
+    pack_attr,
+    parse_attrs,
+    parse_messages,
+)
 
 NETLINK_GENERIC = 16
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
-
-NLMSG_HDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
-GENL_HDR = struct.Struct("=BBH")  # cmd, version, reserved
-NLA_HDR = struct.Struct("=HH")  # len, type
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_ACK = 0x4
-NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
 GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
@@ -94,45 +97,10 @@ MONITOR_ORDER = ("token", "remid", "locid", "saddr", "daddr", "sport", "dport",
 MAX_EVENTS = 1000
 
 
-def _align(length):
-    return (length + 3) & ~3
-
-
-def parse_attrs(data, offset=0):
-    """Netlink attributes in data[offset:] -> [(type without the NESTED and BYTEORDER
-    bits, payload bytes)]. Stops at a truncated attribute."""
-    attrs = []
-    while offset + NLA_HDR.size <= len(data):
-        length, kind = NLA_HDR.unpack_from(data, offset)
-        if length < NLA_HDR.size or offset + length > len(data):
-            break
-        attrs.append((kind & NLA_TYPE_MASK, bytes(data[offset + NLA_HDR.size:offset + length])))
-        offset += _align(length)
-    return attrs
-
-
-def pack_attr(kind, payload):
-    length = NLA_HDR.size + len(payload)
-    return NLA_HDR.pack(length, kind) + payload + b"\0" * (_align(length) - length)
-
-
-def parse_messages(data):
-    """One datagram from a netlink socket -> [(type, flags, seq, payload)]."""
-    messages = []
-    offset = 0
-    while offset + NLMSG_HDR.size <= len(data):
-        length, kind, flags, seq, _pid = NLMSG_HDR.unpack_from(data, offset)
-        if length < NLMSG_HDR.size or offset + length > len(data):
-            break
-        messages.append((kind, flags, seq, bytes(data[offset + NLMSG_HDR.size:offset + length])))
-        offset += _align(length)
-    return messages
-
-
 def build_getfamily(name, seq):
     """CTRL_CMD_GETFAMILY for the family `name`, asking for an ACK."""
     payload = GENL_HDR.pack(CTRL_CMD_GETFAMILY, 1, 0) + pack_attr(CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0")
-    return NLMSG_HDR.pack(NLMSG_HDR.size + len(payload), GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + payload
+    return message(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, seq, payload)
 
 
 def parse_family(payload):
@@ -151,11 +119,6 @@ def parse_family(payload):
     if family_id is None:
         raise MptcpError("the generic netlink controller answered without a family id")
     return family_id, groups
-
-
-def netlink_error(payload):
-    """The (negative) error code of an NLMSG_ERROR payload; 0 is an ACK."""
-    return struct.unpack("=i", payload[:4])[0]
 
 
 def _decode(decoder, value):

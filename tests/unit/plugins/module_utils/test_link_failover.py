@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils import link_failover
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.netlink import parse_attrs, parse_messages
 from ansible_collections.mptcp.linux.plugins.module_utils.link_failover import (
     LinkFailure,
     persistent_addresses,
@@ -42,27 +43,21 @@ def test_temporary_and_link_local_left_out():
     assert persistent_addresses("") == []
 
 
-def destination(message):
-    """RTA_DST of an RTM_NEWROUTE message, as text."""
-    family, dst_len = struct.unpack_from("=BB", message, 16)
-    offset = 16 + 12
-    while offset < len(message):
-        length, kind = struct.unpack_from("=HH", message, offset)
+def destination(payload):
+    """RTA_DST of an RTM_NEWROUTE payload (struct rtmsg, then attributes), as text."""
+    family, dst_len = struct.unpack_from("=BB", payload, 0)
+    for kind, value in parse_attrs(payload, 12):
         if kind == 1:
-            return "%s/%d" % (socket.inet_ntop(family, message[offset + 4:offset + length]), dst_len)
-        offset += (length + 3) & ~3
+            return "%s/%d" % (socket.inet_ntop(family, value), dst_len)
     return None
 
 
 def test_only_the_routes_someone_added():
     # The dump also holds the kernel's own: connected prefixes, fe80::/64, the local table.
-    total, offset = 0, 4
-    while offset < len(SAVE):
-        total += 1
-        offset += (struct.unpack_from("=I", SAVE, offset)[0] + 3) & ~3
-    assert total >= 8
+    assert len(parse_messages(SAVE[4:])) >= 8
     kept = routes_to_restore(SAVE)
-    assert sorted(destination(message) for message in kept) == ["198.18.200.0/24", "2001:db8:200::/64"]
+    assert [kind for kind, _payload in kept] == [24, 24]  # RTM_NEWROUTE
+    assert sorted(destination(payload) for _kind, payload in kept) == ["198.18.200.0/24", "2001:db8:200::/64"]
 
 
 def test_not_a_route_dump():

@@ -10,17 +10,19 @@ import struct
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
+    netlink_error,
+    pack_attr,
+    parse_attrs,
+    parse_messages,
+)
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import (
     EventListener,
     build_getfamily,
     events_of,
     monitor_line,
-    netlink_error,
-    pack_attr,
-    parse_attrs,
     parse_event,
     parse_family,
-    parse_messages,
     resolve_family,
 )
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import RECORDED
