@@ -43,10 +43,12 @@ def _lab(name, *args, check=True):
     return result
 
 
-def free_subnets(name):
-    for first, second in zip(SUBNET_CANDIDATES[0::2], SUBNET_CANDIDATES[1::2]):
-        if _lab(name, "check-subnets", first, second, check=False).returncode == 0:
-            return [first, second]
+def free_subnets(name, first=()):
+    """Two /24s no route and no lab uses: the pair `first` if it is free, else candidates."""
+    candidates = list(first) + SUBNET_CANDIDATES
+    for one, two in zip(candidates[0::2], candidates[1::2]):
+        if _lab(name, "check-subnets", one, two, check=False).returncode == 0:
+            return [one, two]
     raise RuntimeError("no two free /24s among %s-%s" % (SUBNET_CANDIDATES[0], SUBNET_CANDIDATES[-1]))
 
 
@@ -100,21 +102,45 @@ class Lab:
         except (ValueError, KeyError, IndexError):
             raise AssertionError("no result from %s:\n%s\n%s" % (argv, proc.stdout, proc.stderr))
 
-    def playbook(self, path, *args):
+    def playbook(self, path, *args, **extra_env):
         argv = [os.path.join(BIN, "ansible-playbook"), "-i", self.inventory, path] + list(args)
-        return subprocess.run(argv, capture_output=True, text=True, env=_env(), check=False)
+        return subprocess.run(argv, capture_output=True, text=True, env=_env(**extra_env), check=False)
+
+    def json_playbook(self, path, *args):
+        """The playbook's ansible.posix.json report (its tasks, each host's result)."""
+        proc = self.playbook(path, *args, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+        try:
+            return json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("no report from %s:\n%s\n%s" % (path, proc.stdout, proc.stderr))
+
+
+def _lab_up(name, first_subnets=()):
+    hosts = dict(("%s-%s" % (name, distro.replace("debian", "deb")), distro) for distro in DISTROS)
+    specs = []
+    for host, distro in hosts.items():
+        specs += ["--host", "%s=%s" % (host, distro)]
+    subnets = free_subnets(name, first_subnets)
+    _lab(name, "up", *(specs + ["--subnet", subnets[0], "--subnet", subnets[1]]))
+    return Lab(name, hosts)
 
 
 @pytest.fixture(scope="session")
 def lab():
     name = "nmt-%s" % secrets.token_hex(3)
-    hosts = dict(("%s-%s" % (name, distro.replace("debian", "deb")), distro) for distro in DISTROS)
     try:
-        specs = []
-        for host, distro in hosts.items():
-            specs += ["--host", "%s=%s" % (host, distro)]
-        subnets = free_subnets(name)
-        _lab(name, "up", *(specs + ["--subnet", subnets[0], "--subnet", subnets[1]]))
-        yield Lab(name, hosts)
+        yield _lab_up(name)
+    finally:
+        _lab(name, "down", check=False)
+
+
+@pytest.fixture(scope="module")
+def own_lab(request):
+    """A lab of the test module's own, for tests that change a host through and through
+    (the role, restarts, systemd units): named after the module's LAB_PREFIX, on its
+    LAB_SUBNETS where they are free, torn down after its last test however it ends."""
+    name = "%s-%s" % (getattr(request.module, "LAB_PREFIX", "own"), secrets.token_hex(3))
+    try:
+        yield _lab_up(name, getattr(request.module, "LAB_SUBNETS", ()))
     finally:
         _lab(name, "down", check=False)

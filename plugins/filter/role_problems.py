@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role's variables checked on the controller, with the modules' own rules, before
+anything on a host changes (documented in role_problems.yml beside this file)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import find_profile
+from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import validate_flags
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import MAX_ENDPOINTS, validate_endpoints, validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd_files import check_unit_name
+
+
+def _problem(problems, check, *args):
+    try:
+        check(*args)
+    except ValidationError as exc:
+        problems.append("%s" % exc)
+
+
+def _limits(limits):
+    try:
+        validate_limits(limits.get("subflows"), limits.get("add_addr_accepted"))
+    except ValidationError as exc:
+        raise ValidationError("mptcp_limits.%s" % exc)
+
+
+def _endpoints(endpoints):
+    if len(endpoints) > MAX_ENDPOINTS:
+        raise ValidationError("mptcp_endpoints lists %d endpoints; the kernel allows at most %d per "
+                              "namespace" % (len(endpoints), MAX_ENDPOINTS))
+    try:
+        validate_endpoints(endpoints, "present")
+    except ValidationError as exc:
+        raise ValidationError("mptcp_%s" % exc)
+
+
+def _nm_profiles(profiles, facts, host):
+    problems = []
+    seen = set()
+    for index, profile in enumerate(profiles):
+        name = profile.get("name")
+        label = "mptcp_nm_profiles[%d] (%r)" % (index, name)
+        if not name:
+            problems.append("%s: a profile name or UUID is required" % label)
+            continue
+        if name in seen:
+            problems.append("%s: the profile is listed twice" % label)
+        seen.add(name)
+        _problem(problems, validate_flags, profile.get("flags"), label)
+    if problems or not facts or "nm_profiles" not in facts:
+        return problems
+    unavailable = facts.get("unavailable", {}).get("nm_profiles")
+    if unavailable:
+        return ["mptcp_nm_profiles lists %s, but %s cannot tell its profiles: %s"
+                % (", ".join(p["name"] for p in profiles), host, unavailable)]
+    for index, profile in enumerate(profiles):
+        try:
+            find_profile(facts["nm_profiles"], profile["name"])
+        except ValidationError as exc:
+            problems.append("mptcp_nm_profiles[%d] on %s: %s" % (index, host, exc))
+    return problems
+
+
+def _services(services):
+    problems = []
+    for index, service in enumerate(services):
+        unit = service if "." in service else service + ".service"
+        _problem(problems, check_unit_name, unit, "mptcp_mptcpize_services[%d]" % index)
+    return problems
+
+
+def role_problems(variables, facts=None, host="this host"):
+    """variables: the role's mptcp_limits, mptcp_endpoints, mptcp_nm_profiles and
+    mptcp_mptcpize_services; facts: what mptcp_info found (its nm_profiles, when read)."""
+    if not isinstance(variables, dict):
+        raise AnsibleFilterError("role_problems expects a dict of the role's variables, got %r" % (variables,))
+    problems = []
+    _problem(problems, _limits, variables.get("mptcp_limits") or {})
+    _problem(problems, _endpoints, variables.get("mptcp_endpoints") or [])
+    problems += _nm_profiles(variables.get("mptcp_nm_profiles") or [], facts, host)
+    problems += _services(variables.get("mptcp_mptcpize_services") or [])
+    return problems
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"role_problems": role_problems}
