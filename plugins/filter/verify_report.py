@@ -111,6 +111,12 @@ def verify_report(hostvars, clients, servers, expectations=None):
     return {"pairs": pairs, "problems": problems}
 
 
+def _intact(failover):
+    """A failover transfer that completed with the data intact and nothing lost."""
+    return bool((failover.get("failover") or {}).get("completed") and failover.get("checksum_matched")
+                and not failover.get("bytes_lost"))
+
+
 def _number(value, unit=""):
     return "-" if value is None else "%s%s" % (value, unit)
 
@@ -127,8 +133,7 @@ def verify_table(report):
             negotiated = "yes" + ("" if mptcp.get("checksum_matched") else " (checksum mismatch)")
         else:
             negotiated = "no (fell back)"
-        failover = ", ".join("%s down: %s" % (f.get("interface"), "ok" if (f.get("failover") or {}).get("completed")
-                                                 and f.get("checksum_matched") else "FAILED")
+        failover = ", ".join("%s down: %s" % (f.get("interface"), "ok" if _intact(f) else "FAILED")
                              for f in pair.get("failover", [])) or "-"
         services = ", ".join("%s: %s" % (s["port"], "MPTCP" if s["mptcp"] else "TCP")
                              for s in pair.get("services", [])) or "-"

@@ -2,7 +2,6 @@
 empty path, then a module and the role run from it by FQCN. Nothing the artifact needs is
 missing, and nothing it should not carry is in it."""
 
-import json
 import os
 import subprocess
 import tarfile
