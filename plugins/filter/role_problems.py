@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.validation import check_type_int
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import find_profile
@@ -24,9 +25,20 @@ def _problem(problems, check, *args):
         problems.append("%s" % exc)
 
 
+def _as_module_int(value):
+    """What a module's `type: int` makes of a value (templated variables are strings:
+    "{{ 0 if server else 1 }}" gives '1'), or the value as it is, for the check to name."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        return check_type_int(value)
+    except TypeError:
+        return value
+
+
 def _limits(limits):
     try:
-        validate_limits(limits.get("subflows"), limits.get("add_addr_accepted"))
+        validate_limits(_as_module_int(limits.get("subflows")), _as_module_int(limits.get("add_addr_accepted")))
     except ValidationError as exc:
         raise ValidationError("mptcp_limits.%s" % exc)
 
@@ -35,6 +47,8 @@ def _endpoints(endpoints):
     if len(endpoints) > MAX_ENDPOINTS:
         raise ValidationError("mptcp_endpoints lists %d endpoints; the kernel allows at most %d per "
                               "namespace" % (len(endpoints), MAX_ENDPOINTS))
+    endpoints = [dict(e, **dict((k, _as_module_int(e[k])) for k in ("id", "port") if k in e))
+                 if isinstance(e, dict) else e for e in endpoints]
     try:
         validate_endpoints(endpoints, "present")
     except ValidationError as exc:

@@ -52,3 +52,13 @@ def test_profiles_are_looked_up_in_the_hosts_facts():
     stopped = role_problems(GOOD, {"nm_profiles": [], "unavailable": {"nm_profiles": "NetworkManager is not running"}}, "host1")
     assert stopped == ["mptcp_nm_profiles lists lab-eth0, but host1 cannot tell its profiles: NetworkManager is not running"]
     assert role_problems(GOOD, {"tools": {}}) == []
+
+
+def test_templated_numbers_are_taken_as_the_modules_take_them():
+    """Variables templated from Jinja are strings ("{{ 0 if server else 1 }}" is '1'); the
+    modules' `type: int` converts them, so the role's own check must too."""
+    variables = {"mptcp_limits": {"subflows": "2", "add_addr_accepted": "1"},
+                 "mptcp_endpoints": [{"address": "198.18.2.10", "id": "3", "flags": ["signal"], "port": "5201"}]}
+    assert role_problems(variables) == []
+    assert "subflows" in " ".join(role_problems({"mptcp_limits": {"subflows": "two"}}))
+    assert "9" in " ".join(role_problems({"mptcp_limits": {"subflows": "9"}}))
