@@ -42,6 +42,26 @@ print(json.dumps(state, sort_keys=True))
 """
 
 
+# The role on a lab's hosts: ROLE_FIRST sets them up; ROLE_SECOND differs from it in every
+# part, so a run that got as far as changing anything would show in LAB_STATE.
+ROLE_FIRST = {
+    "mptcp_sysctl": {"enabled": 1, "add_addr_timeout": 60},
+    "mptcp_limits": {"subflows": 2, "add_addr_accepted": 1},
+    "mptcp_endpoints": [{"address": "{{ lab_addresses.eth1 }}", "dev": "eth1", "flags": ["subflow"]}],
+    "mptcp_nm_profiles": [{"name": "lab-eth0", "flags": ["enabled", "subflow"]}, {"name": "lab-eth1", "flags": ["disabled"]}],
+}
+ROLE_SECOND = {
+    "mptcp_sysctl": {"enabled": 1, "add_addr_timeout": 90},
+    "mptcp_limits": {"subflows": 4, "add_addr_accepted": 2},
+    "mptcp_endpoints": [{"address": "{{ lab_addresses.eth1 }}", "dev": "eth1", "flags": ["signal"]}],
+    "mptcp_nm_profiles": [{"name": "lab-eth0", "flags": ["enabled", "signal"]}, {"name": "lab-eth1", "flags": ["disabled"]}],
+    "mptcp_mptcpize_services": ["iperf3"],
+}
+LAB_STATE = {"files": ["/etc/sysctl.d/*", "/etc/sysctl.d/.*", "/etc/systemd/system/mptcp-pm.service",
+                       "/etc/systemd/system/.*", "/etc/systemd/system/*.d", "/etc/systemd/system/*.d/*"],
+             "nm_profiles": ["lab-eth0", "lab-eth1"], "units": ["mptcp-pm.service"]}
+
+
 def load(select):
     with open(TABLE, encoding="utf-8") as handle:
         return [row for row in yaml.safe_load(handle) if select(row)]

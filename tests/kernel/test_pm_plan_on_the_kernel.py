@@ -14,8 +14,13 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpErr
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import FLAG_NAMES, sort_flags, validate_endpoints
-
-from pm_kernel_model import FLAG_SETS, expected_state, held, reaches, scenarios
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.pm_kernel_model import (
+    FLAG_SETS,
+    expected_state,
+    held,
+    reaches,
+    scenarios,
+)
 
 IP = shutil.which("ip")
 NO_LAMINAR = FLAG_SETS.map(lambda flags: [name for name in flags if name != "laminar"])

@@ -1,36 +1,19 @@
 """The rows of the bad-input table (tests/data/bad_inputs.yml) for NetworkManager and the
 role, on a lab of this module's own: a Debian 12 (NetworkManager 1.42, systemd 252) and a
-Debian 13 host (1.52, 257). The role first sets the hosts up with BASELINE; then one
+Debian 13 host (1.52, 257). The role first sets the hosts up with ROLE_FIRST; then one
 playbook runs every row on both hosts (nm_mptcp_flags with the row's arguments, or the
-role with VALID and the row's variables over them: VALID alone would change every part
-of the hosts), each row followed by the hosts' state. Each row must fail, naming its
+role with ROLE_SECOND and the row's variables over them: ROLE_SECOND alone would change
+every part of the hosts), each row followed by the hosts' state. Each row must fail, naming its
 value, with the state as it was."""
 
 import pytest
 import yaml
 
-from bad_input_table import assert_refused, load, playbook, results, row_id
+from bad_input_table import LAB_STATE, ROLE_FIRST, ROLE_SECOND, assert_refused, load, playbook, results, row_id
 
 LAB_PREFIX = "rel-bad"
 LAB_SUBNETS = ["198.18.141.0/24", "198.18.142.0/24"]
 ROWS = load(lambda row: "role" in row or row.get("module") == "nm_mptcp_flags")
-BASELINE = {
-    "mptcp_sysctl": {"enabled": 1, "add_addr_timeout": 60},
-    "mptcp_limits": {"subflows": 2, "add_addr_accepted": 1},
-    "mptcp_endpoints": [{"address": "{{ lab_addresses.eth1 }}", "dev": "eth1", "flags": ["subflow"]}],
-    "mptcp_nm_profiles": [{"name": "lab-eth0", "flags": ["enabled", "subflow"]}, {"name": "lab-eth1", "flags": ["disabled"]}],
-    "mptcp_mptcpize_services": [],
-}
-VALID = {
-    "mptcp_sysctl": {"enabled": 1, "add_addr_timeout": 90},
-    "mptcp_limits": {"subflows": 4, "add_addr_accepted": 2},
-    "mptcp_endpoints": [{"address": "{{ lab_addresses.eth1 }}", "dev": "eth1", "flags": ["signal"]}],
-    "mptcp_nm_profiles": [{"name": "lab-eth0", "flags": ["enabled", "signal"]}, {"name": "lab-eth1", "flags": ["disabled"]}],
-    "mptcp_mptcpize_services": ["iperf3"],
-}
-STATE = {"files": ["/etc/sysctl.d/*", "/etc/sysctl.d/.*", "/etc/systemd/system/mptcp-pm.service",
-                   "/etc/systemd/system/*.d", "/etc/systemd/system/*.d/*"],
-         "nm_profiles": ["lab-eth0", "lab-eth1"], "units": ["mptcp-pm.service"]}
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +21,10 @@ def outcomes(own_lab, tmp_path_factory):
     """{host: {row id: (result, state before, state after)}}."""
     work = tmp_path_factory.mktemp("bad-inputs")
     (work / "baseline.yml").write_text(yaml.safe_dump([{"name": "baseline", "hosts": "all", "gather_facts": False,
-                                                        "roles": [{"role": "mptcp.linux.mptcp", "vars": BASELINE}]}]))
+                                                        "roles": [{"role": "mptcp.linux.mptcp", "vars": ROLE_FIRST}]}]))
     proc = own_lab.playbook(str(work / "baseline.yml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (work / "rows.yml").write_text(playbook(ROWS, "all", "/usr/bin/python3", STATE, valid=VALID), encoding="utf-8")
+    (work / "rows.yml").write_text(playbook(ROWS, "all", "/usr/bin/python3", LAB_STATE, valid=ROLE_SECOND), encoding="utf-8")
     report = own_lab.json_playbook(str(work / "rows.yml"))
     return dict((host, results(report, ROWS, host)) for host in own_lab.hosts)
 

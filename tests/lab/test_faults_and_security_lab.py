@@ -24,27 +24,11 @@ import pytest
 import yaml
 
 from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_environment, systemd_exec
-from bad_input_table import SNAPSHOT
+from bad_input_table import LAB_STATE, ROLE_FIRST as FIRST, ROLE_SECOND as SECOND, SNAPSHOT
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB_PREFIX = "rel-faults"
 LAB_SUBNETS = ["198.18.143.0/24", "198.18.144.0/24"]
-STATE = {"files": ["/etc/sysctl.d/*", "/etc/sysctl.d/.*", "/etc/systemd/system/mptcp-pm.service",
-                   "/etc/systemd/system/.*", "/etc/systemd/system/*.d", "/etc/systemd/system/*.d/*"],
-         "nm_profiles": ["lab-eth0", "lab-eth1"], "units": ["mptcp-pm.service"]}
-FIRST = {
-    "mptcp_sysctl": {"enabled": 1, "add_addr_timeout": 60},
-    "mptcp_limits": {"subflows": 2, "add_addr_accepted": 1},
-    "mptcp_endpoints": [{"address": "{{ lab_addresses.eth1 }}", "dev": "eth1", "flags": ["subflow"]}],
-    "mptcp_nm_profiles": [{"name": "lab-eth0", "flags": ["enabled", "subflow"]}, {"name": "lab-eth1", "flags": ["disabled"]}],
-}
-SECOND = {
-    "mptcp_sysctl": {"enabled": 1, "add_addr_timeout": 90},
-    "mptcp_limits": {"subflows": 4, "add_addr_accepted": 2},
-    "mptcp_endpoints": [{"address": "{{ lab_addresses.eth1 }}", "dev": "eth1", "flags": ["signal"]}],
-    "mptcp_nm_profiles": [{"name": "lab-eth0", "flags": ["enabled", "signal"]}, {"name": "lab-eth1", "flags": ["disabled"]}],
-    "mptcp_mptcpize_services": ["iperf3"],
-}
 # Every kind of character systemd's unit parser treats specially, and then some.
 HOSTILE_ARGS = ["two words", 'say "hi"', "it's", "$HOME", "${HOME}", "$$", "100%", "%n %h", "a;b", ";", "\\;",
                 "new\nline", "tab\there", "back\\slash", "", "\u00fcn\u00efc\u00f6d\u00e9", "-x", "# not a comment"]
@@ -66,7 +50,7 @@ _spec.loader.exec_module(lab_tool)
 
 
 def state(lab, host):
-    return json.loads(lab.exec(host, "python3", "-c", SNAPSHOT, json.dumps(STATE)).stdout)
+    return json.loads(lab.exec(host, "python3", "-c", SNAPSHOT, json.dumps(LAB_STATE)).stdout)
 
 
 def states(lab):

@@ -268,4 +268,3 @@ def reaches(endpoints, expected):
         if got_dev != dev or got_flags != flags or endpoint_id not in (ANY_ID, got_id):
             return False
     return True
-
