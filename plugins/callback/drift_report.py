@@ -23,7 +23,7 @@ description:
     out, being consequences, not differences.
   - Only tasks that run in check mode count. A run without any writes no report, so the
     callback can stay enabled for every run.
-  - C(playbooks/drift.yml) of this collection runs the role M(mptcp.linux.mptcp) this way.
+  - C(playbooks/drift.yml) of this collection runs the role C(mptcp.linux.mptcp) this way.
 author:
   - mptcp.linux contributors (@mptcp-linux)
 requirements:

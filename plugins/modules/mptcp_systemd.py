@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Writes a unit file of O(unit_dir) and enables it, or disables and removes it; writes a
     drop-in of one name for each service listed and removes that drop-in from every other
-    unit. This is how the role M(mptcp.linux.mptcp) keeps C(mptcp-pm.service) (limits and
+    unit. This is how the role C(mptcp.linux.mptcp) keeps C(mptcp-pm.service) (limits and
     endpoints at boot) and the mptcpize drop-ins, in one module call per host instead of
     one per file.
   - Files are root-owned 0644 and written atomically; drop-in directories are root-owned
