@@ -102,13 +102,14 @@ def assert_settled(lab, tmp_path, variables, only=None):
 
 @pytest.fixture(scope="module")
 def hosts(own_lab, tmp_path_factory):
-    """The lab with the role applied once (FIRST)."""
+    """The lab with the role applied once (FIRST). The tests run in this file's order and
+    each starts from what the one before left (a role run costs seconds): FIRST until the
+    two runs at once set SECOND; each test that needs another start sets it itself."""
     apply(own_lab, tmp_path_factory.mktemp("first"), FIRST)
     return own_lab
 
 
 def test_network_manager_stopped_stops_the_role_before_anything_changes(hosts, tmp_path):
-    apply(hosts, tmp_path, FIRST)
     before = states(hosts)
     try:
         for host in hosts.hosts:
@@ -125,11 +126,9 @@ def test_network_manager_stopped_stops_the_role_before_anything_changes(hosts, t
         assert ("mptcp_nm_profiles lists lab-eth0, lab-eth1, but %s cannot tell its profiles: NetworkManager is "
                 "not running (nmcli said: Error: NetworkManager is not running.)" % host) in flat(proc.stdout)
         assert during[host] == dict(before[host], nm=during[host]["nm"]), host
-    assert_settled(hosts, tmp_path, FIRST)
 
 
 def test_two_runs_at_once_both_succeed_and_leave_the_state_right(hosts, tmp_path):
-    apply(hosts, tmp_path, FIRST)
     playbook = role_playbook(tmp_path, SECOND)
     argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", hosts.inventory, playbook]
     env = dict(os.environ, CONTAINERS_CONF=os.path.join(REPO, "lab", "containers.conf"), LC_ALL="C.UTF-8")
@@ -208,7 +207,6 @@ def test_unit_lines_from_the_filters_run_exactly_the_arguments_given(hosts, tmp_
 
 def test_a_preload_library_outside_the_system_directories_is_refused(hosts, tmp_path):
     """The library's file is moved to /opt and linked from where the package put it."""
-    apply(hosts, tmp_path, FIRST)
     before = states(hosts)
     move = ("import os, sys; library, elsewhere = sys.argv[1:]; os.makedirs(os.path.dirname(elsewhere), exist_ok=True); "
             "os.rename(library, elsewhere); os.symlink(elsewhere, library)")
