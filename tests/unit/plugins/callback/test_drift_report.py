@@ -107,7 +107,8 @@ def test_page_escapes_what_hosts_return():
 def result(host, check_mode, payload, name="Set the path manager's limits", handler=False):
     task = Handler() if handler else Task()
     task.name, task.action, task.check_mode = name, "mptcp.linux.mptcp_limits", check_mode
-    return TaskResult(Host(host), task, payload)
+    # ansible-core 2.19 wants task_fields; the older lines take it too.
+    return TaskResult(Host(host), task, payload, task_fields={})
 
 
 def callback(tmp_path):
