@@ -15,7 +15,9 @@ times, --repeat times each, the median printed:
   floor     benchmarks/floor.yml: one ping per host
 
 idem, drift, baseline and floor take turns, so that a change of load on the machine hits
-them alike. Module calls and remote commands per host are counted from a -vvv run of each
+them alike. Each run's CPU seconds are counted too, on the control node (ansible-playbook,
+its workers and the podman commands they start) and in the hosts (their cgroups): unlike
+wall times, the machine's other load does not move them. Module calls and remote commands per host are counted from a -vvv run of each
 on one server and one client (they do not depend on the fleet's size). The lab is always
 torn down. Results also go to benchmarks/results/fleet-TIME.json. Numbers only: nothing
 here asserts a time."""
@@ -25,6 +27,7 @@ import datetime
 import json
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -84,7 +87,46 @@ def host_specs(name, count):
     return specs
 
 
+# Each lab host boots systemd, NetworkManager and D-Bus, which hold about 8 inotify
+# instances between them (7.6 measured), all counted against root's
+# fs.inotify.max_user_instances (128 by default): 16 hosts next to other labs exceed it and
+# hosts then boot degraded or not at all.
+INOTIFY_PER_HOST = 8
+
+
+def inotify_in_use():
+    count = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.stat("/proc/%s" % pid).st_uid != os.getuid():
+                continue
+            fds = os.listdir("/proc/%s/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == "anon_inode:inotify":
+                    count += 1
+            except OSError:
+                continue
+    return count
+
+
+def check_inotify(count):
+    with open("/proc/sys/fs/inotify/max_user_instances") as handle:
+        limit = int(handle.read())
+    in_use, needed = inotify_in_use(), count * INOTIFY_PER_HOST
+    if in_use + needed > limit:
+        raise BenchError(
+            "%d lab hosts need about %d inotify instances and %d of fs.inotify.max_user_instances=%d "
+            "are in use already: raise it (sysctl -w fs.inotify.max_user_instances=1024) or run "
+            "fewer hosts" % (count, needed, in_use, limit))
+
+
 def lab_up(name, count, subnets):
+    check_inotify(count)
     args = ["up"]
     for spec in host_specs(name, count):
         args += ["--host", spec]
@@ -94,18 +136,60 @@ def lab_up(name, count, subnets):
     return os.path.join(REPO, ".lab", name, "inventory.yml")
 
 
-def playbook(inventory, what, report_dir, *extra):
-    """One run: wall seconds, and {host: changed} from the recap."""
+def cgroup_usage_files(names):
+    """For each container, the file of its cgroup's CPU time: cpuacct.usage (cgroup v1,
+    nanoseconds) or cpu.stat (v2, usage_usec). Everything run in the container counts,
+    the modules Ansible runs there included."""
+    pids = subprocess.run(["podman", "inspect", "-f", "{{.State.Pid}}"] + list(names), capture_output=True,
+                          text=True, env=env(), check=False).stdout.split()
+    files = []
+    for pid in pids:
+        with open("/proc/%s/cgroup" % pid) as handle:
+            lines = [line.strip().split(":", 2) for line in handle]
+        v1 = [path for _n, controllers, path in lines if "cpuacct" in controllers.split(",")]
+        if v1:
+            for mount in ("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"):
+                if os.path.exists(mount + v1[0] + "/cpuacct.usage"):
+                    files.append(mount + v1[0] + "/cpuacct.usage")
+                    break
+        else:
+            files.append("/sys/fs/cgroup" + [path for _n, controllers, path in lines if controllers == ""][0]
+                         + "/cpu.stat")
+    return files
+
+
+def hosts_cpu(files):
+    """CPU seconds the containers used so far, in all."""
+    total = 0.0
+    for path in files:
+        with open(path) as handle:
+            text = handle.read()
+        if path.endswith("cpuacct.usage"):
+            total += int(text) / 1e9
+        else:
+            total += int(re.search(r"usage_usec (\d+)", text).group(1)) / 1e6
+    return total
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def playbook(inventory, what, report_dir, *extra, cgroups=()):
+    """One run: wall seconds, its output, and the CPU seconds it cost on the control node
+    (ansible-playbook, its workers and the podman commands they run) and in the hosts."""
     argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory] + list(extra) + PLAYBOOKS[what]
     extra_env = {}
     if what == "drift":
         extra_env = dict(ANSIBLE_CALLBACKS_ENABLED="mptcp.linux.drift_report", MPTCP_DRIFT_REPORT_DIR=report_dir)
-    started = time.monotonic()
+    control, hosts, started = children_cpu(), hosts_cpu(cgroups), time.monotonic()
     run = subprocess.run(argv, capture_output=True, text=True, env=env(**extra_env), check=False)
     seconds = time.monotonic() - started
+    cpu = dict(control=children_cpu() - control, hosts=hosts_cpu(cgroups) - hosts)
     if run.returncode != 0:
         raise BenchError("%s failed (rc=%d):\n%s%s" % (what, run.returncode, run.stdout[-4000:], run.stderr[-2000:]))
-    return seconds, run.stdout
+    return seconds, run.stdout, cpu
 
 
 def changed_hosts(stdout):
@@ -115,7 +199,7 @@ def changed_hosts(stdout):
 def count_calls(inventory, what, report_dir, hosts):
     """Module calls and remote commands (podman exec, which is what a round trip is on
     this connection) per host, from a -vvv run limited to `hosts`."""
-    _seconds, stdout = playbook(inventory, what, report_dir, "-vvv", "--limit", ",".join(hosts))
+    _seconds, stdout, _cpu = playbook(inventory, what, report_dir, "-vvv", "--limit", ",".join(hosts))
     calls = dict((host, 0) for host in hosts)
     commands = dict((host, 0) for host in hosts)
     for line in stdout.splitlines():
@@ -128,69 +212,87 @@ def count_calls(inventory, what, report_dir, hosts):
 
 
 def measure(size, repeat, name, subnets, report_dir, log):
-    result = dict(hosts=size, runs=dict((what, []) for what in PLAYBOOKS), changed={})
-    inventory = None
+    result = dict(hosts=size, runs=dict((what, []) for what in PLAYBOOKS), cpu=dict((what, []) for what in PLAYBOOKS),
+                  changed={})
+    names = [spec.split("=")[0] for spec in host_specs(name, size)]
+    inventory = cgroups = None
     for rep in range(repeat):
         lab(name, "down")
         inventory = lab_up(name, size, subnets)
-        seconds, _stdout = playbook(inventory, "first", report_dir)
+        cgroups = cgroup_usage_files(names)
+        seconds, _stdout, cpu = playbook(inventory, "first", report_dir, cgroups=cgroups)
         result["runs"]["first"].append(seconds)
-        log("%2d hosts: first converge %d/%d: %.1f s" % (size, rep + 1, repeat, seconds))
+        result["cpu"]["first"].append(cpu)
+        log("%2d hosts: %-8s %d/%d: %5.1f s  (CPU %.1f s control node, %.1f s hosts)"
+            % (size, "first", rep + 1, repeat, seconds, cpu["control"], cpu["hosts"]))
     playbook(inventory, "baseline", report_dir)  # its own first run: mptcpize enable, a restart
     for rep in range(repeat):
         for what in TAKING_TURNS:
-            seconds, stdout = playbook(inventory, what, report_dir)
+            seconds, stdout, cpu = playbook(inventory, what, report_dir, cgroups=cgroups)
             result["runs"][what].append(seconds)
+            result["cpu"][what].append(cpu)
             if what in ("idem", "drift"):
                 result["changed"].setdefault(what, []).append(changed_hosts(stdout))
-            log("%2d hosts: %-8s %d/%d: %.1f s" % (size, what, rep + 1, repeat, seconds))
+            log("%2d hosts: %-8s %d/%d: %5.1f s  (CPU %.1f s control node, %.1f s hosts)"
+                % (size, what, rep + 1, repeat, seconds, cpu["control"], cpu["hosts"]))
     with open(os.path.join(report_dir, "drift.json")) as handle:
         result["drift_summary"] = json.load(handle)["summary"]
-    sample = [spec.split("=")[0] for spec in host_specs(name, 2)]
+    sample = names[:2]
     result["calls"], result["commands"] = {}, {}
     for what in TAKING_TURNS:
         calls, commands = count_calls(inventory, what, report_dir, sample)
         result["calls"][what], result["commands"][what] = calls, commands
     result["median"] = dict((what, statistics.median(times)) for what, times in result["runs"].items())
+    result["cpu_per_host"] = dict((what, statistics.median(c["control"] + c["hosts"] for c in cpus) / size)
+                                  for what, cpus in result["cpu"].items())
     return result
 
 
-def per_host_calls(result, what):
-    values = list(result["calls"][what].values())
-    return "%s" % "/".join(str(v) for v in values)
+def table(head, rows):
+    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
+    return ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in [head] + rows]
+
+
+def both(counts):
+    """server/client, the two hosts counted."""
+    return "/".join(str(value) for value in counts.values())
 
 
 def report(results):
-    lines = []
-    head = ("hosts", "first", "idem", "drift", "baseline", "floor", "idem/base", "drift/idem",
-            "idem/floor", "s/host idem", "calls idem", "drift", "base", "floor", "cmds idem", "base")
+    lines = ["Wall seconds, the median of the runs (the load of the machine moves these):"]
     rows = []
     for r in results:
         m = r["median"]
-        rows.append((
-            str(r["hosts"]), "%.1f" % m["first"], "%.1f" % m["idem"], "%.1f" % m["drift"],
-            "%.1f" % m["baseline"], "%.1f" % m["floor"], "%.2f" % (m["idem"] / m["baseline"]),
-            "%.2f" % (m["drift"] / m["idem"]), "%.1f" % (m["idem"] / m["floor"]),
-            "%.2f" % (m["idem"] / r["hosts"]), per_host_calls(r, "idem"), per_host_calls(r, "drift"),
-            per_host_calls(r, "baseline"), per_host_calls(r, "floor"),
-            "/".join(str(v) for v in r["commands"]["idem"].values()),
-            "/".join(str(v) for v in r["commands"]["baseline"].values())))
-    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
-    lines.append("Wall seconds, median of each run; calls and remote commands per host as server/client.")
-    for row in [head] + rows:
-        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+        rows.append((str(r["hosts"]), "%.1f" % m["first"], "%.1f" % m["idem"], "%.1f" % m["drift"],
+                     "%.1f" % m["baseline"], "%.1f" % m["floor"], "%.2f" % (m["idem"] / m["baseline"]),
+                     "%.2f" % (m["drift"] / m["idem"]), "%.1f" % (m["idem"] / m["floor"]),
+                     "%.2f" % (m["idem"] / r["hosts"])))
+    lines += table(("hosts", "first", "idem", "drift", "baseline", "floor", "idem/base", "drift/idem",
+                    "idem/floor", "idem s/host"), rows)
+    lines.append("Per host: module calls and remote commands (server/client); CPU seconds, control node and host "
+                 "together (the load of the machine does not move these):")
+    rows = []
+    for r in results:
+        c = r["cpu_per_host"]
+        rows.append((str(r["hosts"]), both(r["calls"]["idem"]), both(r["calls"]["drift"]), both(r["calls"]["baseline"]),
+                     both(r["calls"]["floor"]), both(r["commands"]["idem"]), both(r["commands"]["baseline"]),
+                     "%.2f" % c["first"], "%.2f" % c["idem"], "%.2f" % c["drift"], "%.2f" % c["baseline"],
+                     "%.2f" % c["floor"], "%.2f" % (c["idem"] / c["baseline"])))
+    lines += table(("hosts", "calls idem", "drift", "base", "floor", "commands idem", "base", "CPU first", "idem",
+                    "drift", "base", "floor", "idem/base"), rows)
     for r in results:
         idem_changed = [hosts for hosts in r["changed"].get("idem", []) if hosts]
-        drifted = r["drift_summary"]["drifted"]
         lines.append("%d hosts: idempotent runs that changed a host: %d; drift check: %d in sync, %d drifted"
-                     % (r["hosts"], len(idem_changed), r["drift_summary"]["in_sync"], drifted))
+                     % (r["hosts"], len(idem_changed), r["drift_summary"]["in_sync"], r["drift_summary"]["drifted"]))
     if len(results) > 1:
         small, large = results[0], results[-1]
-        lines.append("Time per host from %d to %d hosts (1.00: no growth):" % (small["hosts"], large["hosts"]))
+        lines.append("Per host from %d to %d hosts (x1.00: no growth), wall and CPU seconds:"
+                     % (small["hosts"], large["hosts"]))
         for what in PLAYBOOKS:
-            ratio = (large["median"][what] / large["hosts"]) / (small["median"][what] / small["hosts"])
-            lines.append("  %-8s %.2f s -> %.2f s per host: x%.2f" % (
-                what, small["median"][what] / small["hosts"], large["median"][what] / large["hosts"], ratio))
+            before, after = small["median"][what] / small["hosts"], large["median"][what] / large["hosts"]
+            cpu_before, cpu_after = small["cpu_per_host"][what], large["cpu_per_host"][what]
+            lines.append("  %-8s wall %.2f -> %.2f s: x%.2f   CPU %.2f -> %.2f s: x%.2f" % (
+                what, before, after, after / before, cpu_before, cpu_after, cpu_after / cpu_before))
     return "\n".join(lines)
 
 
@@ -216,14 +318,18 @@ def main(argv=None):
     results = []
     report_dir = tempfile.mkdtemp(prefix="bench-drift-")
     started = time.monotonic()
+    failure = None
     try:
         for size in sorted(args.hosts):
             results.append(measure(size, args.repeat, args.name, subnets, report_dir, log))
     except BenchError as error:
-        print("benchmark failed: %s" % error, file=sys.stderr)
-        return 1
+        failure = "benchmark failed: %s" % error
     finally:
         lab(args.name, "down")
+    if failure:
+        print(failure, file=sys.stderr)
+        if not results:
+            return 1
     text = report(results)
     print("\n" + text)
     print("(%.0f s in all, load average now %s)" % (time.monotonic() - started, " ".join(
@@ -234,7 +340,7 @@ def main(argv=None):
     with open(path, "w") as handle:
         json.dump(dict(results=results, table=text), handle, indent=2)
     print("results: %s" % path)
-    return 0
+    return 1 if failure else 0
 
 
 if __name__ == "__main__":
