@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: drift_report
 type: aggregate
 short_description: Write a fleet drift report, JSON and HTML, from a run in check mode
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Collects, for every host, the tasks that report a change in check mode, with their
     diffs, and at the end of the run writes C(drift.json) and C(drift.html) (one

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: mptcp_endpoint
 short_description: Manage the endpoints of the kernel's MPTCP path manager
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Adds, changes and removes the local addresses the kernel's MPTCP path manager uses
     (C(ip mptcp endpoint add/change/delete)), declaratively and idempotently.

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: mptcp_info
 short_description: Gather what a host has for Multipath TCP, as facts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads whether the kernel has MPTCP, its C(net.mptcp.*) settings, the path manager's
     limits and endpoints, the NetworkManager profiles' MPTCP flags, the open MPTCP

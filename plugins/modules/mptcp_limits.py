@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: mptcp_limits
 short_description: Set the limits of the kernel's MPTCP path manager
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets how many extra subflows each MPTCP connection may open and how many addresses
     announced by the peer (ADD_ADDR) it accepts, as C(ip mptcp limits set) does, but

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: mptcp_sysctl
 short_description: Set net.mptcp.* sysctls now and for the next boot, checked against the running kernel
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets C(net.mptcp.*) kernel parameters at runtime, by writing C(/proc/sys/net/mptcp/KEY),
     and keeps them in a sysctl file of its own that C(systemd-sysctl) applies at boot.

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: mptcp_systemd
 short_description: Keep a systemd unit and the drop-ins of one name in place, in one call
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes a unit file of O(unit_dir) and enables it, or disables and removes it; writes a
     drop-in of one name for each service listed and removes that drop-in from every other

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: mptcp_transfer
 short_description: Prove MPTCP on the wire with a bounded transfer between two hosts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs one side of a test transfer. The C(server) side listens and, for each connection,
     receives until the client half-closes, then answers with what it received (byte count,

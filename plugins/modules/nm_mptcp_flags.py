@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: nm_mptcp_flags
 short_description: Set connection.mptcp-flags of NetworkManager profiles and apply them
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets the C(connection.mptcp-flags) property of NetworkManager profiles, which makes
     NetworkManager configure an MPTCP endpoint (C(ip mptcp endpoint)) for each address of
