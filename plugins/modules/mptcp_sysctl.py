@@ -188,7 +188,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import exit_with
 from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import (
     OwnedFile,
@@ -267,12 +267,7 @@ def run_locked(module, state, runtime, persist, path):
 
 
 def main():
-    module = create_module()
-    try:
-        result = run(module)
-    except MptcpError as error:
-        module.fail_json(msg=str(error))
-    module.exit_json(**result)
+    exit_with(create_module(), run)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,7 @@ unit_enabled:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import exit_with
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import ansible_runner
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd_files import (
@@ -218,12 +219,7 @@ def run(module):
 
 
 def main():
-    module = create_module()
-    try:
-        result = run(module)
-    except MptcpError as error:
-        module.fail_json(msg=str(error))
-    module.exit_json(**result)
+    exit_with(create_module(), run)
 
 
 if __name__ == "__main__":
