@@ -322,7 +322,8 @@ def main(argv=None):
     try:
         for size in sorted(args.hosts):
             results.append(measure(size, args.repeat, args.name, subnets, report_dir, log))
-    except BenchError as error:
+    except (BenchError, OSError, subprocess.SubprocessError) as error:
+        # A lab taken down under the benchmark (lab.py down-all) shows as a missing file.
         failure = "benchmark failed: %s" % error
     finally:
         lab(args.name, "down")
