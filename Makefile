@@ -33,7 +33,7 @@ endef
         deps venv collection clean bench
 
 help:
-	@echo "make demo      lab up, playbooks/site.yml applied, summary per host"
+	@echo "make demo      lab up, the role applied (site.yml), MPTCP proven on the wire (verify.yml)"
 	@echo "make test      lint, sanity, unit, kernel, integration, molecule (each stage timed)"
 	@echo "make lint | sanity | unit | kernel | integration | molecule | lab | lab-down | lab-images"
 	@echo "make bench     the role against the guides' way on 4, 8 and 16 lab hosts (not in make test)"
