@@ -20,8 +20,11 @@ options:
   backend:
     description:
       - How to talk to the kernel.
-      - V(auto) uses pyroute2 when the target can import a version that works, else
-        iproute2.
+      - V(auto) runs C(ip) where its C(ip mptcp) can do what the run asks (the flags it
+        sets, changing flags in place), else uses pyroute2 where the target can import a
+        version that works, else C(ip) still, which then says what it lacks. C(ip) comes
+        first because a few C(ip) processes cost less than importing pyroute2 (2-5 ms
+        each against 80-95 ms on Debian 12 and 13).
       - V(pyroute2) fails when pyroute2 is missing; V(iproute2) runs C(ip).
     type: str
     choices: [auto, pyroute2, iproute2]

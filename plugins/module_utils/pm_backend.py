@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: mptcp.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Choosing the backend of the path manager (auto, pyroute2, iproute2), and applying a
+"""Choosing the backend of the path manager (auto, iproute2, pyroute2), and applying a
 batch of planned actions whole: when the kernel refuses a step, the steps already done are
 undone in reverse order and the error says what the kernel said and what was undone."""
 
@@ -11,48 +11,62 @@ __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKENDS
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend, ansible_runner
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import endpoint_key, is_implicit
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import KERNEL_IN_PLACE_FLAGS, endpoint_key, is_implicit
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_pyroute2 import Pyroute2Backend, unusable_reason
 
-BACKENDS = ("auto", "pyroute2", "iproute2")
-# The argument spec of the options every path-manager module has (doc fragment
-# mptcp.linux.path_manager).
-BACKEND_OPTIONS = dict(
-    netns=dict(type="str"),
-    backend=dict(type="str", choices=list(BACKENDS), default="auto"),
-)
+def iproute2_can(backend, endpoint_flags):
+    """Whether this `ip` does all that is asked: it has `ip mptcp`, and where endpoints are
+    written (endpoint_flags: the flags wanted, else None), it can set those flags and change
+    flags in place (without `endpoint change` a change would be a delete and add)."""
+    try:
+        capabilities = backend.capabilities()
+    except MptcpError:  # no `ip mptcp` in this iproute2
+        return False
+    if endpoint_flags is None:
+        return True
+    return (set(endpoint_flags) <= capabilities.settable_flags
+            and set(KERNEL_IN_PLACE_FLAGS) <= capabilities.in_place_flags)
 
 
-def open_backend(choice, netns=None, run=None, ip_path=None):
-    """The backend asked for; `auto` takes pyroute2 when a version that works can be
-    imported and opened, else iproute2. run/ip_path: how to run `ip` (None: not found)."""
+def open_backend(choice, netns=None, run=None, ip_path=None, endpoint_flags=None):
+    """The backend asked for. `auto` takes iproute2 where its `ip` does all that is asked
+    (see iproute2_can), else pyroute2 where a version that works can be imported and opened,
+    else iproute2 still, which then says what it lacks. iproute2 comes first because a run
+    costs a few `ip` processes (2-5 ms each), where importing pyroute2 costs 80-95 ms on
+    a target, and every distribution has iproute2 while many lack pyroute2.
+    run/ip_path: how to run `ip` (None: not found); endpoint_flags: see iproute2_can."""
     if choice not in BACKENDS:
         raise MptcpError("backend=%r is not one of %s" % (choice, ", ".join(BACKENDS)))
     if netns:
         netns_path(netns)  # fails clearly when it does not exist; never creates it
-    pyroute2_problem = None
-    if choice in ("auto", "pyroute2"):
-        pyroute2_problem = unusable_reason()
-        if pyroute2_problem is None:
-            try:
-                return Pyroute2Backend(netns)
-            except MptcpError as exc:
-                pyroute2_problem = "%s" % exc
-        if choice == "pyroute2":
-            raise MptcpError("backend=pyroute2: %s. Install python3-pyroute2 on the target "
-                             "or use backend=auto or iproute2" % pyroute2_problem)
+    if choice == "iproute2" or (choice == "auto" and ip_path is not None):
+        if ip_path is None:
+            raise MptcpError("backend=iproute2: the ip command (iproute2) was not found")
+        iproute2 = Iproute2Backend(run, ip_path, netns)
+        if choice == "iproute2" or iproute2_can(iproute2, endpoint_flags):
+            return iproute2
+    pyroute2_problem = unusable_reason()
+    if pyroute2_problem is None:
+        try:
+            return Pyroute2Backend(netns)
+        except MptcpError as exc:
+            pyroute2_problem = "%s" % exc
+    if choice == "pyroute2":
+        raise MptcpError("backend=pyroute2: %s. Install python3-pyroute2 on the target "
+                         "or use backend=auto or iproute2" % pyroute2_problem)
     if ip_path is None:
-        raise MptcpError("the ip command (iproute2) was not found%s" % (
-            " and pyroute2 is not usable (%s)" % pyroute2_problem if pyroute2_problem else ""))
-    return Iproute2Backend(run, ip_path, netns)
+        raise MptcpError("the ip command (iproute2) was not found and pyroute2 is not usable (%s)"
+                         % pyroute2_problem)
+    return iproute2
 
 
-def open_module_backend(module):
+def open_module_backend(module, endpoint_flags=None):
     """The backend for an AnsibleModule with the options `backend` and `netns`."""
     ip_path = module.get_bin_path("ip")
     run = ansible_runner(module) if ip_path else None
-    return open_backend(module.params["backend"], module.params.get("netns"), run, ip_path)
+    return open_backend(module.params["backend"], module.params.get("netns"), run, ip_path, endpoint_flags)
 
 
 # --- applying a batch -----------------------------------------------------------------------

@@ -17,9 +17,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import glob
 import os
+import re
 import socket
 import struct
+from importlib.util import find_spec
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import NetnsContext
@@ -34,39 +37,71 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import Capabilities
 
-try:
-    import pyroute2
-    from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST
-    from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.generic.mptcp import MPTCP, mptcp_msg
-except ImportError as exc:  # missing on a target host is normal: iproute2 does the work
-    MPTCP = None
-    PYROUTE2_IMPORT_ERROR = "%s" % exc
+# linux/netlink.h
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 
-    class NetlinkError(Exception):
-        """Stands in for pyroute2's error class so that except clauses still work."""
-else:
-    PYROUTE2_IMPORT_ERROR = None
+
+class NetlinkError(Exception):
+    """Stands in for pyroute2's error class until pyroute2 is loaded (see _pyroute2)."""
+
+
+# pyroute2 is imported on first use, not with this file: importing it costs 80-95 ms on a
+# target (Debian 12's 0.7.2, Debian 13's 0.7.7), more than the rest of a module's run, and
+# `backend=auto` needs it only where `ip` cannot do what is asked (see pm_backend.py).
+_LOADED = {}
+
+
+def _pyroute2():
+    """{'MPTCP', 'mptcp_msg', 'NetlinkError'} from pyroute2, or {'error': why not}."""
+    global NetlinkError
+    if not _LOADED:
+        try:
+            import pyroute2  # noqa: F401 (the package first: a broken one fails here)
+            from pyroute2.netlink.exceptions import NetlinkError as error_class
+            from pyroute2.netlink.generic.mptcp import MPTCP, mptcp_msg
+        except ImportError as exc:  # missing on a target host is normal: iproute2 does the work
+            _LOADED["error"] = "%s" % exc
+        else:
+            NetlinkError = error_class
+            _LOADED.update(MPTCP=MPTCP, mptcp_msg=mptcp_msg, NetlinkError=error_class)
+    return _LOADED
+
 
 CMD_ADD_ADDR, CMD_DEL_ADDR, CMD_GET_ADDR = 1, 2, 3
 CMD_SET_LIMITS, CMD_GET_LIMITS, CMD_SET_FLAGS = 5, 6, 7
 NLA_F_NESTED = 0x8000
 PM_VERSION = 1
+# pyroute2-0.7.2.dist-info, pyroute2-0.5.14-py3.6.egg-info
+METADATA_DIRECTORY = re.compile(r"^pyroute2-(\d[\w.]*?)(?:-py[\d.]+)?\.(?:dist|egg)-info$")
 
 
 def pyroute2_version():
-    """The installed pyroute2 version, or None when it cannot be imported."""
-    if MPTCP is None:
+    """The installed pyroute2's version read from its files (its metadata directory; else
+    'unknown'), None where there is none with the MPTCP module (before 0.5.19). Nothing is
+    imported: a host's tools are reported without paying for the import."""
+    try:
+        spec = find_spec("pyroute2")
+    except (ImportError, ValueError, AttributeError):  # a package hidden or broken
         return None
-    return getattr(pyroute2, "__version__", "unknown")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package = list(spec.submodule_search_locations)[0]
+    if not os.path.exists(os.path.join(package, "netlink", "generic", "mptcp.py")):
+        return None
+    for info in sorted(glob.glob(os.path.join(os.path.dirname(package), "pyroute2-*-info")), reverse=True):
+        match = METADATA_DIRECTORY.match(os.path.basename(info))
+        if match:
+            return match.group(1)
+    return "unknown"
 
 
 def unusable_reason():
-    """Why pyroute2 cannot drive the path manager here, or None when it can."""
-    if MPTCP is None:
+    """Why pyroute2 cannot drive the path manager here, or None when it can (this loads it)."""
+    loaded = _pyroute2()
+    if "error" in loaded:
         return ("pyroute2 with MPTCP support (0.5.19 or later) cannot be imported: %s"
-                % PYROUTE2_IMPORT_ERROR)
-    if not hasattr(MPTCP, "nlm_request"):
+                % loaded["error"])
+    if not hasattr(loaded["MPTCP"], "nlm_request"):
         return "pyroute2 %s has no usable MPTCP socket" % pyroute2_version()
     return None
 
@@ -106,7 +141,7 @@ def address_attrs(endpoint, ifindex=0, with_id=True):
 
 
 def build_message(cmd, addr_attrs=None, attrs=()):
-    msg = mptcp_msg()
+    msg = _pyroute2()["mptcp_msg"]()
     msg["cmd"] = cmd
     msg["version"] = PM_VERSION
     msg["attrs"] = list(attrs)
@@ -150,7 +185,7 @@ class Pyroute2Backend:
         self._context = NetnsContext(netns)  # checks that the namespace exists
         with self._context:
             try:
-                self._sock = MPTCP()
+                self._sock = _pyroute2()["MPTCP"]()
             except NetlinkError as exc:
                 if exc.code == errno.ENOENT:
                     raise MptcpError("this kernel has no MPTCP path manager (generic netlink "

@@ -151,7 +151,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.info_gather import SUBSETS, Gatherer, resolve_subsets
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import BACKEND_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import ansible_runner
 
 

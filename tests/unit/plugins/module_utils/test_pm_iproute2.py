@@ -5,6 +5,7 @@ a live host here cannot show."""
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils import pm_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import (
     Iproute2Backend,
     ansible_runner,
@@ -204,3 +205,46 @@ def test_ansible_runner_forces_a_parseable_locale():
     ansible_runner(module)(["/usr/sbin/ip", "mptcp", "limits", "show"])
     assert module.calls[-1] == (["/usr/sbin/ip", "mptcp", "limits", "show"],
                                 {"LANGUAGE": "C.utf8", "LC_ALL": "C.utf8", "LC_MESSAGES": "C.utf8"})
+
+
+class StandInPyroute2:
+    name = "pyroute2"
+
+    def __init__(self, netns=None):
+        self.netns = netns
+
+
+@pytest.mark.parametrize("usage, endpoint_flags, chosen", [
+    # Limits only, reading, deleting: any `ip mptcp` does.
+    (USAGE_6_1, None, "iproute2"),
+    (USAGE_5_8, None, "iproute2"),
+    # Writing endpoints: the flags asked for, and changing flags in place.
+    (USAGE_6_1, {"subflow", "backup"}, "iproute2"),
+    (USAGE_6_1, set(), "iproute2"),
+    (USAGE_6_1, {"subflow", "laminar"}, "pyroute2"),  # laminar came in iproute2 6.19
+    (USAGE_5_15, {"signal"}, "pyroute2"),  # no `endpoint change`: a change would delete and add
+    (USAGE_UPSTREAM, {"fullmesh"}, "iproute2"),
+    (NO_MPTCP, None, "pyroute2"),
+])
+def test_auto_takes_ip_where_it_does_all_that_is_asked_else_pyroute2(monkeypatch, usage, endpoint_flags, chosen):
+    monkeypatch.setattr(pm_backend, "unusable_reason", lambda: None)
+    monkeypatch.setattr(pm_backend, "Pyroute2Backend", StandInPyroute2)
+    fake = FakeIp({("mptcp", "help"): (255, "", usage), ("-V",): (0, "ip utility, iproute2-x\n", "")})
+    opened = pm_backend.open_backend("auto", None, fake, "/usr/sbin/ip", endpoint_flags)
+    assert opened.name == chosen
+    # Only `ip` was asked what it knows: nothing was read or changed to choose.
+    assert all(argv[1:] in (["mptcp", "help"], ["-V"]) for argv in fake.calls)
+
+
+def test_auto_without_pyroute2_keeps_ip_even_where_it_lacks_something(monkeypatch):
+    monkeypatch.setattr(pm_backend, "unusable_reason", lambda: "pyroute2 cannot be imported")
+    fake = FakeIp({("mptcp", "help"): (255, "", USAGE_5_15), ("-V",): (0, "ip utility, iproute2-5.15.0\n", "")})
+    opened = pm_backend.open_backend("auto", None, fake, "/usr/sbin/ip", {"subflow", "fullmesh"})
+    # It then plans what it can (a delete and add) or refuses what it cannot (fullmesh).
+    assert opened.name == "iproute2"
+
+
+def test_backend_iproute2_without_ip_names_it():
+    with pytest.raises(MptcpError) as caught:
+        pm_backend.open_backend("iproute2", None, None, None)
+    assert str(caught.value) == "backend=iproute2: the ip command (iproute2) was not found"
