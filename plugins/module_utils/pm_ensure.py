@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: mptcp.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What mptcp_limits and mptcp_endpoint do, without Ansible around it: read, plan, apply
-unless in check mode, read back and check that the kernel holds what was planned (it
-silently drops flag bits it does not know), else undo the batch."""
+"""What mptcp_path_manager, mptcp_limits and mptcp_endpoint do, without Ansible around it:
+read, plan, apply unless in check mode, read back and check that the kernel holds what was
+planned (it silently drops flag bits it does not know), else undo the batch."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -24,23 +24,10 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
     sort_endpoints,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import (
-    endpoints_diff,
-    limits_diff,
+    path_manager_diff,
     plan_endpoints,
     plan_limits,
 )
-
-
-def ensure_limits(backend, wanted, check_mode, netns=None):
-    plan = plan_limits(backend.read_limits(), wanted)
-    after = plan.after
-    if plan.changed and not check_mode:
-        done = apply_actions(backend, plan.actions)
-        after = backend.read_limits()
-        if after != plan.after:
-            rollback_all(backend, done, "the kernel holds limits %s instead of %s" % (after, plan.after))
-    return {"changed": plan.changed, "limits": after, "changes": plan.changes,
-            "backend": backend.name, "diff": limits_diff(plan.before, after, netns), "warnings": []}
 
 
 def endpoints_mismatch(planned, actual):
@@ -63,20 +50,63 @@ def endpoints_mismatch(planned, actual):
     return "; ".join(problems) or None
 
 
+def ensure_path_manager(backend, check_mode, netns=None, limits=None, endpoints=None, state="present",
+                        exclusive=False):
+    """limits: the limits wanted (validated; None leaves them alone); endpoints: the
+    endpoints wanted (validated; None leaves them alone), to be `state`, the others removed
+    where `exclusive`. Limits and endpoints are one batch: a refusal or a read-back that
+    differs from the plan undoes both."""
+    plans = []
+    if limits is not None:
+        limits_plan = plan_limits(backend.read_limits(), limits)
+        plans.append(limits_plan)
+    if endpoints is not None:
+        current = backend.read_endpoints()
+        links = backend.links() if any(spec["dev"] for spec in endpoints) else None
+        endpoints_plan = plan_endpoints(current, endpoints, state, exclusive, backend.capabilities(), links, netns)
+        plans.append(endpoints_plan)
+    actions = [action for plan in plans for action in plan.actions]
+    limits_after = limits_plan.after if limits is not None else None
+    endpoints_after = endpoints_plan.after if endpoints is not None else None
+    if actions and not check_mode:
+        done = apply_actions(backend, actions)
+        problems = []
+        if limits is not None:
+            limits_after = backend.read_limits()
+            if limits_after != limits_plan.after:
+                problems.append("the kernel holds limits %s instead of %s" % (limits_after, limits_plan.after))
+        if endpoints is not None:
+            endpoints_after = sort_endpoints(backend.read_endpoints())
+            mismatch = endpoints_mismatch(endpoints_plan.after, endpoints_after)
+            if mismatch:
+                problems.append("after applying, the kernel shows: %s" % mismatch)
+        if problems:
+            rollback_all(backend, done, "; ".join(problems))
+    result = {"changed": bool(actions), "changes": [action["line"] for action in actions],
+              "backend": backend.name, "warnings": [w for plan in plans for w in plan.warnings],
+              "diff": path_manager_diff(netns, limits_plan.before if limits is not None else None, limits_after,
+                                        endpoints_plan.before if endpoints is not None else None, endpoints_after)}
+    if limits is not None:
+        result["limits"] = limits_after
+    if endpoints is not None:
+        result["endpoints"] = endpoints_after
+    return result
+
+
+def ensure_limits(backend, wanted, check_mode, netns=None):
+    return ensure_path_manager(backend, check_mode, netns, limits=wanted)
+
+
 def ensure_endpoints(backend, wanted, state, exclusive, check_mode, netns=None):
-    current = backend.read_endpoints()
-    links = backend.links() if any(spec["dev"] for spec in wanted) else None
-    plan = plan_endpoints(current, wanted, state, exclusive, backend.capabilities(), links, netns)
-    after = plan.after
-    if plan.changed and not check_mode:
-        done = apply_actions(backend, plan.actions)
-        after = sort_endpoints(backend.read_endpoints())
-        mismatch = endpoints_mismatch(plan.after, after)
-        if mismatch:
-            rollback_all(backend, done, "after applying, the kernel shows: %s" % mismatch)
-    return {"changed": plan.changed, "endpoints": after, "changes": plan.changes,
-            "backend": backend.name, "diff": endpoints_diff(plan.before, after, netns),
-            "warnings": plan.warnings}
+    return ensure_path_manager(backend, check_mode, netns, endpoints=wanted, state=state, exclusive=exclusive)
+
+
+def endpoint_flags_needed(endpoints, state):
+    """The flags a run writes on endpoints, for choosing the backend (pm_backend.iproute2_can):
+    None where it writes none (state=absent only deletes)."""
+    if endpoints is None or state == "absent":
+        return None
+    return set(name for spec in endpoints for name in (spec["flags"] or ()))
 
 
 def path_manager_lock(netns, check_mode):
@@ -86,12 +116,13 @@ def path_manager_lock(netns, check_mode):
     return HostLock("/proc/self/ns/net", "the MPTCP path manager of this network namespace", shared=check_mode)
 
 
-def run_module(module, work):
+def run_module(module, work, endpoint_flags=None):
     """Open the backend the module's options ask for, run work(backend) holding the
-    namespace's lock and exit with its result, or fail with one clear message."""
+    namespace's lock and exit with its result, or fail with one clear message.
+    endpoint_flags: see endpoint_flags_needed."""
     backend = None
     try:
-        backend = open_module_backend(module)
+        backend = open_module_backend(module, endpoint_flags)
         with path_manager_lock(module.params.get("netns"), module.check_mode):
             result = work(backend)
     except MptcpError as exc:

@@ -138,13 +138,14 @@ def _check_int(label, value, low, high, rule):
         raise ValidationError("%s=%r is out of range: %s" % (label, value, rule))
 
 
-def validate_limits(subflows=None, add_addr_accepted=None):
-    """The limits asked for ({name: value}, only those given)."""
+def validate_limits(subflows=None, add_addr_accepted=None, label=""):
+    """The limits asked for ({name: value}, only those given); label prefixes the names in
+    errors (`limits.`)."""
     wanted = {}
     for name, value in (("subflows", subflows), ("add_addr_accepted", add_addr_accepted)):
         if value is None:
             continue
-        _check_int(name, value, 0, MAX_LIMIT,
+        _check_int(label + name, value, 0, MAX_LIMIT,
                    "the kernel accepts 0 to %d (it rejects larger limits)" % MAX_LIMIT)
         wanted[name] = value
     return wanted

@@ -65,18 +65,26 @@ def _endpoint_lines(endpoints):
 
 
 def endpoints_diff(before, after, netns=None):
-    tracker = DifferenceTracker()
-    tracker.add("endpoints", _endpoint_lines(before), _endpoint_lines(after))
-    where = " (netns %s)" % netns if netns else ""
-    return tracker.diff("MPTCP endpoints before" + where, "MPTCP endpoints after" + where)
+    return path_manager_diff(netns, endpoints_before=before, endpoints_after=after)
 
 
 def limits_diff(before, after, netns=None):
+    return path_manager_diff(netns, before, after)
+
+
+def path_manager_diff(netns=None, limits_before=None, limits_after=None, endpoints_before=None,
+                      endpoints_after=None):
+    """Ansible's diff of the limits, the endpoints or both (None: not part of the run)."""
     tracker = DifferenceTracker()
-    for name in sorted(before):
-        tracker.add(name, before[name], after[name])
+    if limits_before is not None:
+        for name in sorted(limits_before):
+            tracker.add(name, limits_before[name], limits_after[name])
+    if endpoints_before is not None:
+        tracker.add("endpoints", _endpoint_lines(endpoints_before), _endpoint_lines(endpoints_after))
+    what = ("MPTCP path manager" if limits_before is not None and endpoints_before is not None
+            else "MPTCP limits" if limits_before is not None else "MPTCP endpoints")
     where = " (netns %s)" % netns if netns else ""
-    return tracker.diff("MPTCP limits before" + where, "MPTCP limits after" + where)
+    return tracker.diff(what + " before" + where, what + " after" + where)
 
 
 # --- limits ---------------------------------------------------------------------------------

@@ -64,30 +64,6 @@ options:
         flags.
     type: list
     elements: str
-  endpoints:
-    description:
-      - Several endpoints, each with the keys O(address), O(id), O(dev), O(port) and
-        O(flags) as above. Cannot be combined with those options.
-      - With O(exclusive=true), an empty list removes every endpoint.
-    type: list
-    elements: dict
-    suboptions:
-      address:
-        description: The IPv4 or IPv6 address.
-        type: str
-      id:
-        description: The endpoint id, 1 to 255.
-        type: int
-      dev:
-        description: The interface the endpoint is bound to.
-        type: str
-      port:
-        description: The port announced with the address (needs V(signal), without V(subflow)).
-        type: int
-      flags:
-        description: The endpoint's flags.
-        type: list
-        elements: str
   state:
     description:
       - V(present) adds or changes the endpoints given.
@@ -114,11 +90,14 @@ attributes:
     support: full
 extends_documentation_fragment:
   - mptcp.linux.path_manager
+  - mptcp.linux.endpoint_list
 notes:
-  - With O(backend=auto), a target without pyroute2, or with one too old to know MPTCP
-    (before 0.5.19), is driven through C(ip) instead, with the same result.
+  - With O(backend=auto), C(ip) does the work where it can set the flags asked for and
+    change flags in place; elsewhere (no C(ip mptcp) before iproute2 5.8, no
+    C(endpoint change) before 5.17, no V(laminar) before 6.19) pyroute2 does it where the
+    target has it, with the same result.
   - An C(ip) without C(ip mptcp) (iproute2 before 5.8) is refused before anything is
-    touched, with its version; O(backend=auto) uses pyroute2 there when it can.
+    touched, with its version, when pyroute2 cannot take over.
   - The kernel may still refuse a step that every check before it allowed, for instance
     when the interface of O(dev) is removed between the check and the change. The steps
     already done are then undone and the module fails with what the kernel said.
@@ -126,6 +105,7 @@ notes:
     namespace from reading the endpoints to reading back what it changed, so neither
     plans from a state the other is changing.
 seealso:
+  - module: mptcp.linux.mptcp_path_manager
   - module: mptcp.linux.mptcp_limits
   - module: mptcp.linux.mptcp_info
 """
@@ -220,18 +200,9 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import BACKEND_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints, run_module
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import endpoint_flags_needed, ensure_endpoints, run_module
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import ENDPOINT_FIELDS, validate_endpoints
-
-ENDPOINT_OPTIONS = dict(
-    address=dict(type="str"),
-    id=dict(type="int"),
-    dev=dict(type="str"),
-    port=dict(type="int"),
-    flags=dict(type="list", elements="str"),
-)
-
 
 def wanted_endpoints(params):
     if params["endpoints"] is not None:
@@ -263,7 +234,8 @@ def main():
     except ValidationError as exc:
         module.fail_json(msg="%s" % exc)
     run_module(module, lambda backend: ensure_endpoints(
-        backend, wanted, params["state"], params["exclusive"], module.check_mode, params["netns"]))
+        backend, wanted, params["state"], params["exclusive"], module.check_mode, params["netns"]),
+        endpoint_flags_needed(wanted, params["state"]))
 
 
 if __name__ == "__main__":

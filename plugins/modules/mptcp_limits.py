@@ -45,11 +45,12 @@ attributes:
 extends_documentation_fragment:
   - mptcp.linux.path_manager
 notes:
-  - With O(backend=auto), a target without pyroute2, or with one too old to know MPTCP
-    (before 0.5.19), is driven through C(ip) instead, with the same result. An C(ip)
-    without C(ip mptcp) (iproute2 before 5.8) is refused before anything is touched.
+  - With O(backend=auto), C(ip) does the work; pyroute2 does it, with the same result,
+    where C(ip) has no C(ip mptcp) (iproute2 before 5.8). Where neither can, the module
+    fails before anything is touched.
   - Two runs on one network namespace at once take turns (a lock on the namespace).
 seealso:
+  - module: mptcp.linux.mptcp_path_manager
   - module: mptcp.linux.mptcp_endpoint
   - module: mptcp.linux.mptcp_info
 """
@@ -98,18 +99,14 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import BACKEND_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, LIMIT_OPTIONS
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_limits, run_module
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_limits
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            subflows=dict(type="int"),
-            add_addr_accepted=dict(type="int"),
-            **BACKEND_OPTIONS
-        ),
+        argument_spec=dict(LIMIT_OPTIONS, **BACKEND_OPTIONS),
         supports_check_mode=True,
     )
     try:

@@ -7,9 +7,11 @@ import pytest
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import apply_actions
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import (
+    endpoint_flags_needed,
     endpoints_mismatch,
     ensure_endpoints,
     ensure_limits,
+    ensure_path_manager,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
     KERNEL_IN_PLACE_FLAGS,
@@ -180,3 +182,52 @@ def test_apply_actions_returns_the_steps_done():
     plan = plan_endpoints(START, validate_endpoints([{"address": "10.0.0.1"}], "absent"), "absent", False,
                           kernel.capabilities())
     assert [a["line"] for a in apply_actions(kernel, plan.actions)] == ["delete endpoint 10.0.0.1 id 1 subflow: state=absent"]
+
+
+def test_limits_and_endpoints_are_one_batch_undone_together():
+    kernel = FakeKernel(START, refuse=[("add", "10.0.0.3")])
+    wanted = validate_endpoints(WANTED, "present")
+    with pytest.raises(MptcpError) as caught:
+        ensure_path_manager(kernel, False, limits={"subflows": 4}, endpoints=wanted, exclusive=True)
+    # The limits went first and were undone with the endpoint steps.
+    assert kernel.log[0] == ("limits", None)
+    assert "set limits: subflows 2 -> 4" in str(caught.value)
+    assert kernel.limits == {"subflows": 2, "add_addr_accepted": 0}
+    assert sorted(e["address"] for e in kernel.endpoints) == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_path_manager_result_and_diff_hold_both_and_check_mode_changes_nothing():
+    kernel = FakeKernel(START)
+    wanted = validate_endpoints(WANTED, "present")
+    predicted = ensure_path_manager(kernel, True, "blue", limits={"add_addr_accepted": 1}, endpoints=wanted,
+                                    exclusive=True)
+    assert kernel.log == [] and kernel.limits == {"subflows": 2, "add_addr_accepted": 0}
+    done = ensure_path_manager(kernel, False, "blue", limits={"add_addr_accepted": 1}, endpoints=wanted,
+                               exclusive=True)
+    assert predicted["changes"] == done["changes"]
+    assert done["changes"][0] == "set limits: add_addr_accepted 0 -> 1"
+    assert done["limits"] == {"subflows": 2, "add_addr_accepted": 1}
+    assert [e["address"] for e in done["endpoints"]] == ["10.0.0.1", "10.0.0.3", "10.0.0.4"]
+    assert done["diff"]["before_header"] == "MPTCP path manager before (netns blue)"
+    assert done["diff"]["before"]["add_addr_accepted"] == 0 and done["diff"]["after"]["add_addr_accepted"] == 1
+    assert done["diff"]["before"]["endpoints"] == ["10.0.0.1 id 1 subflow", "10.0.0.2 id 2 signal"]
+    again = ensure_path_manager(kernel, False, "blue", limits={"add_addr_accepted": 1}, endpoints=wanted,
+                                exclusive=True)
+    assert again["changed"] is False and again["changes"] == []
+
+
+def test_path_manager_leaves_alone_what_it_is_not_given():
+    kernel = FakeKernel(START)
+    result = ensure_path_manager(kernel, False, limits={"subflows": 3})
+    assert "endpoints" not in result and "endpoints" not in result["diff"]["before"]
+    assert kernel.endpoints == START
+    result = ensure_path_manager(kernel, False, endpoints=[], exclusive=True)
+    assert "limits" not in result and kernel.endpoints == [] and kernel.limits["subflows"] == 3
+
+
+def test_endpoint_flags_needed():
+    wanted = validate_endpoints([{"address": "10.0.0.1", "flags": ["subflow", "backup"]},
+                                 {"address": "10.0.0.2"}], "present")
+    assert endpoint_flags_needed(wanted, "present") == {"subflow", "backup"}
+    assert endpoint_flags_needed(wanted, "absent") is None
+    assert endpoint_flags_needed(None, "present") is None
