@@ -37,13 +37,26 @@ def resolve_subsets(asked):
     return [name for name in SUBSETS if "all" in asked or name in asked]
 
 
+def remembering(run):
+    """run, answering a command asked twice from memory: gathering only reads, and two
+    subsets may ask the same (`nmcli --version` for tools and for nm)."""
+    answers = {}
+
+    def remembered(argv):
+        key = tuple(argv)
+        if key not in answers:
+            answers[key] = run(argv)
+        return answers[key]
+    return remembered
+
+
 class Gatherer:
     """run(argv) -> (rc, out, err) and which(name) -> path or None: how the module runs
     commands and finds them; netns: the namespace to look into (None: this one); root:
     where the file system starts, for finding libraries (a tmp_path in unit tests)."""
 
     def __init__(self, run, which, netns=None, backend="auto", root="/"):
-        self.run = run
+        self.run = remembering(run)
         self.which = which
         self.netns = netns
         self.backend = backend
@@ -80,12 +93,11 @@ class Gatherer:
             raise MptcpError("nmcli not found: NetworkManager is not installed")
         client = NmClient(self.run, nmcli)
         client.check_ready()
-        profiles = []
-        for profile in client.profiles():
-            profiles.append({"name": profile["name"], "uuid": profile["uuid"], "type": profile["type"],
-                             "devices": profile["devices"],
-                             "mptcp_flags": ordered(client.read_flags(profile["uuid"]))})
-        return profiles
+        found = client.profiles()
+        flags = client.read_flags_of([profile["uuid"] for profile in found])
+        return [{"name": profile["name"], "uuid": profile["uuid"], "type": profile["type"],
+                 "devices": profile["devices"], "mptcp_flags": ordered(flags[profile["uuid"]])}
+                for profile in found]
 
     def connections(self):
         ss = self.which("ss")

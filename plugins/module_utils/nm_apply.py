@@ -106,10 +106,10 @@ class ProfilePlan:
 
 def make_plans(resolved, client, apply_mode):
     plans = []
+    saved = client.read_flags_of([profile["uuid"] for profile, _wanted in resolved])
     for profile, wanted in resolved:
         running = dict((device, client.applied_flags(device)) for device in profile["devices"])
-        plans.append(ProfilePlan(profile, wanted, client.read_flags(profile["uuid"]), running,
-                                 apply_mode))
+        plans.append(ProfilePlan(profile, wanted, saved[profile["uuid"]], running, apply_mode))
     names = [plan.name for plan in plans]
     for plan in plans:
         if names.count(plan.name) > 1:

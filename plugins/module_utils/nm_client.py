@@ -91,6 +91,16 @@ def parse_profiles(out):
     return profiles
 
 
+def parse_flags_of(out, uuids):
+    """The output of read_flags_of -> {uuid: flag set}; every uuid asked for must be there."""
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    found = dict((uuid, parse_flags(flags)) for uuid, flags in zip(lines[0::2], lines[1::2]))
+    if len(lines) % 2 or sorted(found) != sorted(set(uuids)):
+        raise MptcpError("cannot read connection.mptcp-flags of %s from nmcli's output %r"
+                         % (", ".join(uuids), out[:300]))
+    return found
+
+
 def _quoted(name):
     return json.dumps(name, ensure_ascii=False)
 
@@ -199,9 +209,21 @@ class NmClient:
             "listing the NetworkManager profiles"))
 
     def read_flags(self, uuid):
-        out = self._nmcli_call(["-g", "connection.mptcp-flags", "connection", "show", "uuid", uuid],
-                               "reading connection.mptcp-flags of profile %s" % uuid)
-        return parse_flags(out)
+        return self.read_flags_of([uuid])[uuid]
+
+    def read_flags_of(self, uuids):
+        """{uuid: flag set} of several profiles in one nmcli call (each nmcli costs 20-30 ms
+        of CPU): `nmcli -g connection.uuid,connection.mptcp-flags connection show uuid A
+        uuid B` prints, per profile, its uuid and its flags on two lines, the profiles
+        separated by an empty line (NM 1.42 and 1.52)."""
+        if not uuids:
+            return {}
+        args = ["-g", "connection.uuid,connection.mptcp-flags", "connection", "show"]
+        for uuid in uuids:
+            args += ["uuid", uuid]
+        out = self._nmcli_call(args, "reading connection.mptcp-flags of profile%s %s"
+                               % ("s" if len(uuids) > 1 else "", ", ".join(uuids)))
+        return parse_flags_of(out, uuids)
 
     def write_flags(self, uuid, flags):
         self._nmcli_call(["connection", "modify", "uuid", uuid, "connection.mptcp-flags",

@@ -14,10 +14,9 @@ NMCLI = {
     ("-t", "-f", "NAME,UUID,TYPE,DEVICE,ACTIVE", "connection", "show"): (
         0, "uplink1:6c8a1f34-4b7e-4cf0-9a8c-1d3c52b1f0a1:802-3-ethernet:eth0:yes\n"
            "uplink2:0f0e8f43-3c1a-4c3b-9c55-0b4e1f0d2a61:802-3-ethernet::no\n", ""),
-    ("-g", "connection.mptcp-flags", "connection", "show", "uuid", "6c8a1f34-4b7e-4cf0-9a8c-1d3c52b1f0a1"): (
-        0, "0x0\n", ""),
-    ("-g", "connection.mptcp-flags", "connection", "show", "uuid", "0f0e8f43-3c1a-4c3b-9c55-0b4e1f0d2a61"): (
-        0, "0x32\n", ""),
+    ("-g", "connection.uuid,connection.mptcp-flags", "connection", "show", "uuid",
+     "6c8a1f34-4b7e-4cf0-9a8c-1d3c52b1f0a1", "uuid", "0f0e8f43-3c1a-4c3b-9c55-0b4e1f0d2a61"): (
+        0, "6c8a1f34-4b7e-4cf0-9a8c-1d3c52b1f0a1\n0x0\n\n0f0e8f43-3c1a-4c3b-9c55-0b4e1f0d2a61\n0x32\n", ""),
 }
 
 

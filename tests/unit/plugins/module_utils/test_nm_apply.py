@@ -40,8 +40,8 @@ class FakeClient:
         self.fail_apply = fail_apply
         self.calls = []
 
-    def read_flags(self, uuid):
-        return self.saved[uuid]
+    def read_flags_of(self, uuids):
+        return dict((uuid, self.saved[uuid]) for uuid in uuids)
 
     def write_flags(self, uuid, flags):
         self.calls.append(("write", uuid, flags))

@@ -8,6 +8,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import (
     NmClient,
     find_profile,
     parse_applied_flags,
+    parse_flags_of,
     parse_print_config,
     parse_profiles,
     parse_status,
@@ -160,8 +161,8 @@ def test_check_ready_refuses_old_versions(daemon, tool, message):
 def test_reads_and_writes_go_by_uuid_as_argument_lists():
     odd_uuid = UUID3
     client, run = _client({
-        ("/usr/bin/nmcli", "-g", "connection.mptcp-flags", "connection", "show", "uuid", odd_uuid):
-            (0, "0x38\n", ""),
+        ("/usr/bin/nmcli", "-g", "connection.uuid,connection.mptcp-flags", "connection", "show", "uuid", odd_uuid):
+            (0, odd_uuid + "\n0x38\n", ""),
         ("/usr/bin/nmcli", "connection", "modify", "uuid", odd_uuid, "connection.mptcp-flags", "0x30"):
             (0, "", ""),
         ("/usr/bin/nmcli", "connection", "modify", "uuid", odd_uuid, "connection.mptcp-flags", "0x0"):
@@ -216,3 +217,21 @@ def test_default_flags_from_print_config():
             (0, "[connection]\nconnection.mptcp-flags=0x12\n", ""),
     })
     assert client.default_flags() == frozenset(["enabled", "signal"])
+
+
+def test_flags_of_several_profiles_are_read_in_one_call():
+    """As NM 1.42.4 and 1.52.1 print them: uuid and flags per profile, an empty line between."""
+    client, run = _client({
+        ("/usr/bin/nmcli", "-g", "connection.uuid,connection.mptcp-flags", "connection", "show",
+         "uuid", UUID1, "uuid", UUID2): (0, "%s\n0x22\n\n%s\n0x1\n" % (UUID1, UUID2), ""),
+    })
+    assert client.read_flags_of([UUID1, UUID2]) == {UUID1: frozenset(["enabled", "subflow"]),
+                                                   UUID2: frozenset(["disabled"])}
+    assert len(run.calls) == 1
+    assert client.read_flags_of([]) == {} and len(run.calls) == 1
+
+
+@pytest.mark.parametrize("out", ["", "%s\n" % UUID1, "%s\n0x22\n\n%s\n0x1\n" % (UUID1, UUID1)])
+def test_flags_of_profiles_missing_from_the_output_fail_clearly(out):
+    with pytest.raises(MptcpError, match="cannot read connection.mptcp-flags of"):
+        parse_flags_of(out, [UUID1, UUID2])
