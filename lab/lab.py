@@ -372,8 +372,9 @@ def write_inventory(lab, hosts):
     for host in hosts:
         for group in host["groups"] + [host["distro"]]:
             groups.setdefault(group, {"hosts": {}})["hosts"][host["name"]] = None
+    # podman_pipelining: lab/connection_plugins (ansible.cfg), podman exec with pipelining.
     inventory = {"all": {
-        "vars": {"ansible_connection": "containers.podman.podman",
+        "vars": {"ansible_connection": "podman_pipelining",
                  "ansible_python_interpreter": "/usr/bin/python3",
                  "lab_name": lab},
         "hosts": {h["name"]: {"lab_distro": h["distro"], "lab_addresses": h["addresses"]}

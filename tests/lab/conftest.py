@@ -3,7 +3,7 @@
 uses, always torn down at the end of the session, however it ends.
 
 Tests reach the hosts through Ansible (the lab's inventory, connection
-containers.podman.podman) and check what happened with `podman exec HOST ...`."""
+podman_pipelining, lab/connection_plugins) and check what happened with `podman exec HOST ...`."""
 
 import json
 import os

@@ -112,7 +112,7 @@ def test_inventory_describes_the_hosts(running_lab):
                               "lab_addresses": {"eth0": "198.18.41.10", "eth1": "198.18.42.10"}}
     assert hosts["lab-b"]["lab_addresses"] == {"eth0": "198.18.41.11", "eth1": "198.18.42.11"}
     assert list(running_lab["all"]["children"]["mptcp_servers"]["hosts"]) == ["lab-a"]
-    assert running_lab["all"]["vars"]["ansible_connection"] == "containers.podman.podman"
+    assert running_lab["all"]["vars"]["ansible_connection"] == "podman_pipelining"
 
 
 @pytest.mark.parametrize("host, nm_version", [("lab-a", "1.42."), ("lab-b", "1.52.")])
