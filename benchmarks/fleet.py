@@ -14,6 +14,10 @@ times, --repeat times each, the median printed:
   baseline  benchmarks/baseline.yml: the guides' steps as command/shell tasks
   floor     benchmarks/floor.yml: one ping per host
 
+Every run goes through the lab's connection, podman_pipelining (podman exec with
+pipelining: one podman command per module call, as SSH with pipelining has one round
+trip), unless --connection names another (containers.podman.podman: six per call).
+
 idem, drift, baseline and floor take turns, so that a change of load on the machine hits
 them alike. Each run's CPU seconds are counted too, on the control node (ansible-playbook,
 its workers and the podman commands they start) and in the hosts (their cgroups): unlike
@@ -51,7 +55,8 @@ PLAYBOOKS = {
 }
 TAKING_TURNS = ("idem", "drift", "baseline", "floor")
 RUN_LINE = re.compile(r"^<([^>]+)> RUN \[")
-MODULE_RUN = re.compile(r"python[0-9.]* \S*/AnsiballZ_(\w+)\.py")
+# A module call: python run on a module file, or (pipelining) on the module sent on stdin.
+MODULE_RUN = re.compile(r"/python[0-9.]*( \S*/AnsiballZ_\w+\.py)? && sleep 0")
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -176,10 +181,15 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+# The connection every run uses (--connection): the lab's, or another one to compare.
+CONNECTION = ["podman_pipelining"]
+
+
 def playbook(inventory, what, report_dir, *extra, cgroups=()):
     """One run: wall seconds, its output, and the CPU seconds it cost on the control node
     (ansible-playbook, its workers and the podman commands they run) and in the hosts."""
-    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory] + list(extra) + PLAYBOOKS[what]
+    argv = ([os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-e", "ansible_connection=" + CONNECTION[0]]
+            + list(extra) + PLAYBOOKS[what])
     extra_env = {}
     if what == "drift":
         extra_env = dict(ANSIBLE_CALLBACKS_ENABLED="mptcp.linux.drift_report", MPTCP_DRIFT_REPORT_DIR=report_dir)
@@ -301,10 +311,14 @@ def main(argv=None):
     parser.add_argument("--hosts", type=int, nargs="+", default=[8], help="fleet sizes (default 8)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
     parser.add_argument("--name", default="bench-fleet", help="the lab's name")
+    parser.add_argument("--connection", default=CONNECTION[0],
+                        help="the connection plugin (default podman_pipelining, the lab's: podman exec with "
+                             "pipelining, one podman command per module call; containers.podman.podman: six)")
     parser.add_argument("--subnet", action="append", dest="subnets",
                         help="the lab's two subnets (default 198.18.131.0/24 198.18.132.0/24)")
     args = parser.parse_args(argv)
     subnets = args.subnets or ["198.18.131.0/24", "198.18.132.0/24"]
+    CONNECTION[0] = args.connection
     if any(size < 2 or size > 100 for size in args.hosts) or args.repeat < 1:
         parser.error("sizes from 2 to 100 hosts, --repeat 1 or more")
 
@@ -331,7 +345,7 @@ def main(argv=None):
         print(failure, file=sys.stderr)
         if not results:
             return 1
-    text = report(results)
+    text = "Connection: %s\n%s" % (CONNECTION[0], report(results))
     print("\n" + text)
     print("(%.0f s in all, load average now %s)" % (time.monotonic() - started, " ".join(
         "%.1f" % load for load in os.getloadavg())))

@@ -139,12 +139,12 @@ DRIFTS = [
           lambda f: "add_addr_timeout = 90" in f.sh("c3", "cat /etc/sysctl.d/90-mptcp.conf")),
     Drift("limit changed", "c1",
           lambda f: f.sh("c1", "ip mptcp limits set subflows 4 add_addr_accepted 1"),
-          "mptcp.linux.mptcp_limits", lambda f: r"^subflows: 4 -> 2$",
+          "mptcp.linux.mptcp_path_manager", lambda f: r"^subflows: 4 -> 2$",
           lambda f: "subflows 4" in f.sh("c1", "ip mptcp limits show")),
     Drift("endpoint reflagged", "s2",
           lambda f: f.sh("s2", "ip mptcp endpoint change id %d backup"
                          % f.endpoint_id("s2", f.lab.address(f.host("s2"), "eth1"))),
-          "mptcp.linux.mptcp_endpoint", lambda f: r"^endpoints: - %s id \d+ signal backup dev eth1$" % eth1(f, "s2"),
+          "mptcp.linux.mptcp_path_manager", lambda f: r"^endpoints: - %s id \d+ signal backup dev eth1$" % eth1(f, "s2"),
           lambda f: "backup" in f.sh("s2", "ip mptcp endpoint show")),
     Drift("NetworkManager profile's flags", "c2",
           lambda f: f.sh("c2", "nmcli connection modify lab-eth1 connection.mptcp-flags subflow"),
@@ -169,12 +169,12 @@ DRIFTS = [
     Drift("endpoint removed", "c1",
           lambda f: f.sh("c1", "ip mptcp endpoint delete id %d"
                          % f.endpoint_id("c1", f.lab.address(f.host("c1"), "eth1"))),
-          "mptcp.linux.mptcp_endpoint", lambda f: r"^endpoints: \+ %s .*subflow dev eth1$" % eth1(f, "c1"),
+          "mptcp.linux.mptcp_path_manager", lambda f: r"^endpoints: \+ %s .*subflow dev eth1$" % eth1(f, "c1"),
           lambda f: f.lab.address(f.host("c1"), "eth1") not in f.sh("c1", "ip mptcp endpoint show")),
     Drift("endpoint added", EXCLUSIVE,
           lambda f: f.sh(EXCLUSIVE, "ip mptcp endpoint add %s port 5555 signal"
                          % f.lab.address(f.host(EXCLUSIVE), "eth1")),
-          "mptcp.linux.mptcp_endpoint", lambda f: r"^endpoints: - %s port 5555 .*signal" % eth1(f, EXCLUSIVE),
+          "mptcp.linux.mptcp_path_manager", lambda f: r"^endpoints: - %s port 5555 .*signal" % eth1(f, EXCLUSIVE),
           lambda f: "port 5555" in f.sh(EXCLUSIVE, "ip mptcp endpoint show")),
 ]
 IN_SYNC = "s3"
