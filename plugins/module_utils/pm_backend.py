@@ -16,6 +16,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Ipr
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import KERNEL_IN_PLACE_FLAGS, endpoint_key, is_implicit
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_pyroute2 import Pyroute2Backend, unusable_reason
 
+
 def iproute2_can(backend, endpoint_flags):
     """Whether this `ip` does all that is asked: it has `ip mptcp`, and where endpoints are
     written (endpoint_flags: the flags wanted, else None), it can set those flags and change

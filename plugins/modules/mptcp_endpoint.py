@@ -204,6 +204,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BA
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import endpoint_flags_needed, ensure_endpoints, run_module
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import ENDPOINT_FIELDS, validate_endpoints
 
+
 def wanted_endpoints(params):
     if params["endpoints"] is not None:
         return validate_endpoints(params["endpoints"], params["state"])

@@ -225,8 +225,8 @@ def test_flags_of_several_profiles_are_read_in_one_call():
         ("/usr/bin/nmcli", "-g", "connection.uuid,connection.mptcp-flags", "connection", "show",
          "uuid", UUID1, "uuid", UUID2): (0, "%s\n0x22\n\n%s\n0x1\n" % (UUID1, UUID2), ""),
     })
-    assert client.read_flags_of([UUID1, UUID2]) == {UUID1: frozenset(["enabled", "subflow"]),
-                                                   UUID2: frozenset(["disabled"])}
+    assert client.read_flags_of([UUID1, UUID2]) == {
+        UUID1: frozenset(["enabled", "subflow"]), UUID2: frozenset(["disabled"])}
     assert len(run.calls) == 1
     assert client.read_flags_of([]) == {} and len(run.calls) == 1
 
