@@ -106,6 +106,9 @@ attributes:
 notes:
   - Needs C(nmcli) and a running NetworkManager 1.40 or later; fails before touching
     anything when NetworkManager is stopped or older. Run it with O(ignore:become=true).
+  - Two runs on one host at once take turns (a lock on C(/etc/NetworkManager) from
+    reading the profiles to reading back what changed), so the second plans from what
+    the first left.
   - NetworkManager configures endpoints only when C(net.mptcp.enabled=1) (unless
     V(also-without-sysctl)) and the address family has a default route in the main
     table (unless V(also-without-default-route)); it skips loopback, link-local, IPv6
@@ -260,6 +263,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import exit_with
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
 from ansible_collections.mptcp.linux.plugins.module_utils.nm_apply import (
     APPLY_MODES,
     apply_devices,
@@ -297,6 +301,10 @@ def create_module():
     )
 
 
+# Exists wherever NetworkManager is installed: the lock of nm_mptcp_flags runs (host_lock.py).
+NM_CONFIG_DIR = "/etc/NetworkManager"
+
+
 def open_client(module, run):
     nmcli = module.get_bin_path("nmcli")
     if not nmcli:
@@ -313,15 +321,16 @@ def run(module):
     client = open_client(module, runner)
     client.check_ready()
     host = HostReader(runner, module.get_bin_path("ip", required=True))
-    plans = make_plans(resolve(requests, client.profiles()), client, params["apply"])
-    tracker = track(plans)
-
-    applied = tracker.changed and not module.check_mode
-    if applied:
-        write_profiles(client, plans)
-        apply_devices(client, plans)
-
-    warnings, endpoints = check_outcome(plans, effective_flags(plans, client), host, applied)
+    # From reading the profiles to reading back what changed: two runs at once take turns,
+    # so the second plans from what the first left (check mode: shared, reads only).
+    with HostLock(NM_CONFIG_DIR, "NetworkManager's profiles", shared=module.check_mode):
+        plans = make_plans(resolve(requests, client.profiles()), client, params["apply"])
+        tracker = track(plans)
+        applied = tracker.changed and not module.check_mode
+        if applied:
+            write_profiles(client, plans)
+            apply_devices(client, plans)
+        warnings, endpoints = check_outcome(plans, effective_flags(plans, client), host, applied)
     for warning in warnings:
         module.warn(warning)
 

@@ -137,6 +137,21 @@ def test_set_change_clear_and_repeat(nm):
             assert "warnings" not in first[host] and "warnings" not in again[host]
 
 
+def test_runs_at_once_take_turns(nm):
+    """Four runs at once asking the same change: one makes it, the three others wait for
+    it and find nothing to do (unlocked, several read the old flags and each wrote and
+    reapplied)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _index: run(nm, {"name": "lab-eth1", "flags": ["signal", "subflow"]}),
+                                range(4)))
+    for host in nm.hosts:
+        assert [r[host].get("failed", False) for r in results] == [False] * 4, results
+        assert sorted(r[host]["changed"] for r in results) == [False, False, False, True], (host, results)
+        assert saved(nm, host, "lab-eth1") == "0x30"
+        assert kernel_endpoints(nm, host)[nm.address(host, "eth1")] == ["signal", "subflow"]
+
+
 def test_profile_by_uuid(nm):
     for host in nm.hosts:
         uuid = uuid_of(nm, host, "lab-eth0")
