@@ -17,6 +17,16 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE = os.path.join(REPO, ".venv", "bin", "ansible")
 
+# Every `ansible` these tests start runs the modules of this checkout (as `make kernel`
+# does), never a copy of mptcp.linux installed under ~/.ansible/collections, which may be
+# of another version (and may be replaced while the tests run).
+if "ANSIBLE_COLLECTIONS_PATH" not in os.environ:
+    _checkout = os.path.join(REPO, ".tmp", "collections", "ansible_collections", "mptcp", "linux")
+    if not os.path.lexists(_checkout):
+        os.makedirs(os.path.dirname(_checkout), exist_ok=True)
+        os.symlink(REPO, _checkout)
+    os.environ["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(REPO, ".tmp", "collections")
+
 
 def _run(argv, check=True):
     result = subprocess.run(argv, capture_output=True, text=True, check=False,
