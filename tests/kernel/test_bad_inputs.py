@@ -36,12 +36,12 @@ def ip(*args):
 def prepare(name):
     ip("netns", "add", name)
     ip("-n", name, "link", "set", "lo", "up")
-    for link, address in (("e1", "10.1.0.1/24"), ("e2", "10.2.0.1/24")):
+    for link, address in (("e1", "198.18.1.1/24"), ("e2", "198.18.2.1/24")):
         ip("-n", name, "link", "add", link, "type", "veth", "peer", "name", link + "p")
         ip("-n", name, "address", "add", address, "dev", link)
         ip("-n", name, "link", "set", link, "up")
-    ip("-n", name, "mptcp", "endpoint", "add", "10.1.0.1", "id", "1", "dev", "e1", "subflow")
-    ip("-n", name, "mptcp", "endpoint", "add", "10.1.0.2", "id", "2", "signal")
+    ip("-n", name, "mptcp", "endpoint", "add", "198.18.1.1", "id", "1", "dev", "e1", "subflow")
+    ip("-n", name, "mptcp", "endpoint", "add", "198.18.1.2", "id", "2", "signal")
     ip("-n", name, "mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "1")
     subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c",
                     "open('/proc/sys/net/mptcp/add_addr_timeout', 'w').write('90')"], check=True)

@@ -32,9 +32,9 @@ IP = shutil.which("ip")
 STEPS = [
     ("mptcp_limits", {"subflows": 4, "add_addr_accepted": 2}),
     ("mptcp_endpoint", {"exclusive": True, "endpoints": [
-        {"address": "10.1.0.1", "dev": "e1", "flags": ["subflow"]},
-        {"address": "10.2.0.1", "id": 7, "port": 8080, "flags": ["signal"]}]}),
-    ("mptcp_endpoint", {"address": "10.1.0.1", "flags": ["subflow", "backup"]}),
+        {"address": "198.18.1.1", "dev": "e1", "flags": ["subflow"]},
+        {"address": "198.18.2.1", "id": 7, "port": 8080, "flags": ["signal"]}]}),
+    ("mptcp_endpoint", {"address": "198.18.1.1", "flags": ["subflow", "backup"]}),
 ]
 # Stand-ins for pyroute2, found first through PYTHONPATH.
 PYROUTE2_STANDINS = {
@@ -61,11 +61,11 @@ os.execv(%r, [%r] + args)
 
 @pytest.fixture
 def make_host(make_netns):
-    """make_host() -> a fresh namespace with e1 (10.1.0.1/24) and e2 (10.2.0.1/24)."""
+    """make_host() -> a fresh namespace with e1 (198.18.1.1/24) and e2 (198.18.2.1/24)."""
     def make():
         ns = make_netns()
-        ns.add_interface("e1", "10.1.0.1/24")
-        ns.add_interface("e2", "10.2.0.1/24")
+        ns.add_interface("e1", "198.18.1.1/24")
+        ns.add_interface("e2", "198.18.2.1/24")
         return ns
     return make
 
@@ -114,7 +114,7 @@ def test_without_a_usable_pyroute2_iproute2_does_the_same_work(make_host, module
     assert refused["msg"].endswith("Install python3-pyroute2 on the target or use backend=auto or iproute2")
     assert kernel_state(without) == kernel_state(twin)
     # A flag this ip cannot set: auto has only ip left, which says what it lacks.
-    laminar = {"netns": without.name, "address": "10.2.0.2", "id": 9, "flags": ["subflow", "laminar"]}
+    laminar = {"netns": without.name, "address": "198.18.2.2", "id": 9, "flags": ["subflow", "laminar"]}
     if not ip_can_set(without, "laminar"):
         lacking = module_runner("mptcp_endpoint", laminar, wrap=wrap)
         assert (lacking["failed"], lacking["backend"]) == (True, "iproute2"), lacking
@@ -179,11 +179,11 @@ class RemovesALink:
 @pytest.mark.parametrize("backend", ["pyroute2", "iproute2"])
 def test_an_interface_removed_between_the_check_and_the_change_undoes_the_batch(make_host, backend):
     host = make_host()
-    host.ip("mptcp", "endpoint", "add", "10.1.0.1", "id", "1", "dev", "e1", "subflow")
-    host.ip("mptcp", "endpoint", "add", "10.9.0.9", "id", "2", "signal")
+    host.ip("mptcp", "endpoint", "add", "198.18.1.1", "id", "1", "dev", "e1", "subflow")
+    host.ip("mptcp", "endpoint", "add", "198.18.9.9", "id", "2", "signal")
     before = host.endpoints()
-    wanted = validate_endpoints([{"address": "10.1.0.1", "flags": ["subflow", "backup"]},
-                                 {"address": "10.2.0.1", "id": 3, "dev": "e2", "flags": ["subflow"]}], "present")
+    wanted = validate_endpoints([{"address": "198.18.1.1", "flags": ["subflow", "backup"]},
+                                 {"address": "198.18.2.1", "id": 3, "dev": "e2", "flags": ["subflow"]}], "present")
     opened = open_backend(backend, host.name, host.ip_runner, IP)
     try:
         with pytest.raises(MptcpError) as caught:
@@ -191,10 +191,10 @@ def test_an_interface_removed_between_the_check_and_the_change_undoes_the_batch(
     finally:
         opened.close()
     message = str(caught.value)
-    assert "adding endpoint 10.2.0.1 id 3 subflow dev e2 failed" in message, message
+    assert "adding endpoint 198.18.2.1 id 3 subflow dev e2 failed" in message, message
     assert "e2" in message.split("failed", 1)[1], message
-    assert "The 2 step(s) already done were undone: delete endpoint 10.9.0.9 id 2 signal: not listed " \
-           "(exclusive); change endpoint 10.1.0.1 id 1 subflow dev e1 in place" in message, message
+    assert "The 2 step(s) already done were undone: delete endpoint 198.18.9.9 id 2 signal: not listed " \
+           "(exclusive); change endpoint 198.18.1.1 id 1 subflow dev e1 in place" in message, message
     assert host.endpoints() == before
 
 
@@ -208,18 +208,18 @@ def test_runs_at_once_on_one_namespace_take_turns(make_host, module_runner):
     nothing left to do; none fails (unlocked, a later one met EEXIST and undid steps of
     the first)."""
     host = make_host()
-    host.ip("mptcp", "endpoint", "add", "10.1.0.1", "id", "1", "dev", "e1", "subflow")
-    host.ip("mptcp", "endpoint", "add", "10.9.0.9", "id", "2", "signal")
+    host.ip("mptcp", "endpoint", "add", "198.18.1.1", "id", "1", "dev", "e1", "subflow")
+    host.ip("mptcp", "endpoint", "add", "198.18.9.9", "id", "2", "signal")
     args = {"netns": host.name, "exclusive": True, "endpoints": [
-        {"address": "10.1.0.1", "flags": ["subflow", "backup"]},
-        {"address": "10.2.0.1", "dev": "e2", "flags": ["signal"]},
-        {"address": "10.2.0.2", "flags": ["subflow"]}]}
+        {"address": "198.18.1.1", "flags": ["subflow", "backup"]},
+        {"address": "198.18.2.1", "dev": "e2", "flags": ["signal"]},
+        {"address": "198.18.2.2", "flags": ["subflow"]}]}
     results = at_once(4, lambda index: module_runner("mptcp_endpoint", dict(args, backend=["pyroute2", "iproute2"][index % 2])))
     assert [r.get("failed", False) for r in results] == [False] * 4, results
     assert sorted(r["changed"] for r in results) == [False, False, False, True]
     found = dict((e["address"], (e.get("dev"), sorted(k for k, v in e.items() if v is True))) for e in host.endpoints())
-    assert found == {"10.1.0.1": ("e1", ["backup", "subflow"]), "10.2.0.1": ("e2", ["signal"]),
-                     "10.2.0.2": (None, ["subflow"])}
+    assert found == {"198.18.1.1": ("e1", ["backup", "subflow"]), "198.18.2.1": ("e2", ["signal"]),
+                     "198.18.2.2": (None, ["subflow"])}
 
 
 def test_runs_at_once_on_one_sysctl_file_lose_no_key(netns, module_runner, tmp_path):

@@ -92,10 +92,10 @@ def backend(request):
 
 @pytest.fixture
 def ns(netns):
-    """The test namespace with two veth interfaces: e1 (10.1.0.1/24, 2001:db8:1::1/64) and
-    e2 (10.2.0.1/24)."""
-    netns.add_interface("e1", "10.1.0.1/24", "2001:db8:1::1/64")
-    netns.add_interface("e2", "10.2.0.1/24")
+    """The test namespace with two veth interfaces: e1 (198.18.1.1/24, 2001:db8:1::1/64) and
+    e2 (198.18.2.1/24)."""
+    netns.add_interface("e1", "198.18.1.1/24", "2001:db8:1::1/64")
+    netns.add_interface("e2", "198.18.2.1/24")
     return netns
 
 
@@ -114,25 +114,25 @@ FLAG_SETS = [["signal"], ["subflow"], ["backup"], ["fullmesh"], ["subflow", "bac
 
 @pytest.mark.parametrize("flags", FLAG_SETS, ids=lambda flags: "-".join(flags) or "none")
 def test_every_flag_is_set_as_asked_and_a_second_run_changes_nothing(ns, backend, flags):
-    spec = [{"address": "10.1.0.1", "id": 3, "flags": flags}]
+    spec = [{"address": "198.18.1.1", "id": 3, "flags": flags}]
     if not all(backend_can_set(ns, backend, flag) for flag in flags):
         rejected(ns, backend, spec, "laminar", "cannot set", "backend=pyroute2")
         return
     first = run(ns, backend, spec)
-    assert first["changed"] and first["calls"] == [("add", "10.1.0.1")]
-    assert oracle(ns) == {("10.1.0.1", 0): (3, None, bits(*flags))}
-    assert first["endpoints"] == [{"id": 3, "address": "10.1.0.1", "port": None, "dev": None, "flags": flags}]
+    assert first["changed"] and first["calls"] == [("add", "198.18.1.1")]
+    assert oracle(ns) == {("198.18.1.1", 0): (3, None, bits(*flags))}
+    assert first["endpoints"] == [{"id": 3, "address": "198.18.1.1", "port": None, "dev": None, "flags": flags}]
     second = run(ns, backend, spec)
     assert (second["changed"], second["changes"], second["calls"]) == (False, [], [])
-    assert oracle(ns) == {("10.1.0.1", 0): (3, None, bits(*flags))}
+    assert oracle(ns) == {("198.18.1.1", 0): (3, None, bits(*flags))}
 
 
 def test_the_kernel_numbers_endpoints_added_without_an_id(ns, backend):
-    result = run(ns, backend, [{"address": "10.1.0.1", "flags": ["subflow"]},
-                               {"address": "10.2.0.1", "id": 5, "flags": ["subflow"]},
-                               {"address": "10.2.0.2", "flags": ["signal"]}])
+    result = run(ns, backend, [{"address": "198.18.1.1", "flags": ["subflow"]},
+                               {"address": "198.18.2.1", "id": 5, "flags": ["subflow"]},
+                               {"address": "198.18.2.2", "flags": ["signal"]}])
     found = oracle(ns)
-    assert found[("10.2.0.1", 0)][0] == 5
+    assert found[("198.18.2.1", 0)][0] == 5
     numbered = dict(((e["address"], 0), e["id"]) for e in result["endpoints"])
     assert numbered == dict((key, value[0]) for key, value in found.items())
     # The kernel numbers after the highest id it gave (6, 7 here), not the lowest free one.
@@ -140,35 +140,35 @@ def test_the_kernel_numbers_endpoints_added_without_an_id(ns, backend):
 
 
 def test_the_kernel_allows_eight_endpoints_and_the_module_refuses_a_ninth(ns, backend):
-    eight = [{"address": "10.1.0.%d" % i, "flags": ["subflow"]} for i in range(1, 9)]
+    eight = [{"address": "198.18.1.%d" % i, "flags": ["subflow"]} for i in range(1, 9)]
     assert run(ns, backend, eight)["changed"]
     assert len(oracle(ns)) == 8
-    rejected(ns, backend, [{"address": "10.1.0.9", "flags": ["subflow"]}],
+    rejected(ns, backend, [{"address": "198.18.1.9", "flags": ["subflow"]}],
              "9 endpoints", "at most 8")
 
 
 def test_nine_endpoints_in_one_run_touch_nothing(ns, backend):
-    nine = [{"address": "10.1.0.%d" % i} for i in range(1, 10)]
+    nine = [{"address": "198.18.1.%d" % i} for i in range(1, 10)]
     rejected(ns, backend, nine, "9 endpoints", "at most 8")
     assert oracle(ns) == {}
 
 
 def test_ids_run_from_1_to_255_and_a_kept_endpoint_keeps_its_id(ns, backend):
-    run(ns, backend, [{"address": "10.1.0.1", "id": 255, "flags": ["subflow"]},
-                      {"address": "10.1.0.2", "id": 1, "flags": ["subflow"]}])
-    assert oracle(ns) == {("10.1.0.1", 0): (255, None, 2), ("10.1.0.2", 0): (1, None, 2)}
-    rejected(ns, backend, [{"address": "10.2.0.1", "id": 255}], "id 255", "10.1.0.1 id 255")
-    # Once 10.1.0.1 is no longer wanted (exclusive), its id is free for another address.
-    run(ns, backend, [{"address": "10.1.0.2"}, {"address": "10.2.0.1", "id": 255, "flags": ["signal"]}],
+    run(ns, backend, [{"address": "198.18.1.1", "id": 255, "flags": ["subflow"]},
+                      {"address": "198.18.1.2", "id": 1, "flags": ["subflow"]}])
+    assert oracle(ns) == {("198.18.1.1", 0): (255, None, 2), ("198.18.1.2", 0): (1, None, 2)}
+    rejected(ns, backend, [{"address": "198.18.2.1", "id": 255}], "id 255", "198.18.1.1 id 255")
+    # Once 198.18.1.1 is no longer wanted (exclusive), its id is free for another address.
+    run(ns, backend, [{"address": "198.18.1.2"}, {"address": "198.18.2.1", "id": 255, "flags": ["signal"]}],
         exclusive=True)
-    assert oracle(ns) == {("10.1.0.2", 0): (1, None, 2), ("10.2.0.1", 0): (255, None, 1)}
+    assert oracle(ns) == {("198.18.1.2", 0): (1, None, 2), ("198.18.2.1", 0): (255, None, 1)}
 
 
 def test_an_address_with_a_port_is_another_endpoint_than_the_address_alone(ns, backend):
-    spec = [{"address": "10.1.0.1", "id": 1, "flags": ["subflow"], "dev": "e1"},
-            {"address": "10.1.0.1", "id": 2, "port": 8080, "flags": ["signal"]}]
+    spec = [{"address": "198.18.1.1", "id": 1, "flags": ["subflow"], "dev": "e1"},
+            {"address": "198.18.1.1", "id": 2, "port": 8080, "flags": ["signal"]}]
     assert run(ns, backend, spec)["changed"]
-    assert oracle(ns) == {("10.1.0.1", 0): (1, "e1", 2), ("10.1.0.1", 8080): (2, None, 1)}
+    assert oracle(ns) == {("198.18.1.1", 0): (1, "e1", 2), ("198.18.1.1", 8080): (2, None, 1)}
     assert not run(ns, backend, spec)["changed"]
 
 
@@ -192,20 +192,20 @@ IN_PLACE = [
 
 @pytest.mark.parametrize("before, after", IN_PLACE, ids="-".join)
 def test_backup_and_fullmesh_change_in_place(ns, backend, before, after):
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 7, "flags": before, "dev": "e1"}])
-    result = run(ns, backend, [{"address": "10.1.0.1", "flags": after}])
-    assert result["calls"] == [("set", "10.1.0.1")]
-    assert result["changes"] == ["change endpoint 10.1.0.1 id 7 %s dev e1 in place: flags %s -> %s"
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "flags": before, "dev": "e1"}])
+    result = run(ns, backend, [{"address": "198.18.1.1", "flags": after}])
+    assert result["calls"] == [("set", "198.18.1.1")]
+    assert result["changes"] == ["change endpoint 198.18.1.1 id 7 %s dev e1 in place: flags %s -> %s"
                                  % (" ".join(before), " ".join(before), " ".join(after))]
     assert result["warnings"] == []
-    assert oracle(ns) == {("10.1.0.1", 0): (7, "e1", bits(*after))}
+    assert oracle(ns) == {("198.18.1.1", 0): (7, "e1", bits(*after))}
 
 
 def test_an_in_place_change_keeps_laminar(ns, backend):
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 7, "flags": ["subflow", "laminar"]}])
-    result = run(ns, backend, [{"address": "10.1.0.1", "flags": ["subflow", "laminar", "backup"]}])
-    assert result["calls"] == [("set", "10.1.0.1")]
-    assert oracle(ns) == {("10.1.0.1", 0): (7, None, bits("subflow", "laminar", "backup"))}
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "flags": ["subflow", "laminar"]}])
+    result = run(ns, backend, [{"address": "198.18.1.1", "flags": ["subflow", "laminar", "backup"]}])
+    assert result["calls"] == [("set", "198.18.1.1")]
+    assert oracle(ns) == {("198.18.1.1", 0): (7, None, bits("subflow", "laminar", "backup"))}
 
 
 REPLACED = [
@@ -220,8 +220,8 @@ REPLACED = [
 
 @pytest.mark.parametrize("what, before, change, expected", REPLACED, ids=[r[0] for r in REPLACED])
 def test_other_changes_delete_and_add_with_a_warning(ns, backend, what, before, change, expected):
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 7, "flags": before, "dev": "e1"}])
-    spec = dict({"address": "10.1.0.1"}, **change)
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "flags": before, "dev": "e1"}])
+    spec = dict({"address": "198.18.1.1"}, **change)
     if "laminar" in change.get("flags", []) and not backend_can_set(ns, backend, "laminar"):
         rejected(ns, backend, [spec], "laminar", "cannot set")
         return
@@ -230,86 +230,86 @@ def test_other_changes_delete_and_add_with_a_warning(ns, backend, what, before, 
         rejected(ns, backend, [spec], "has flag laminar", "could not be undone")
         return
     result = run(ns, backend, [spec])
-    assert result["calls"] == [("delete", "10.1.0.1"), ("add", "10.1.0.1")], what
-    assert result["changes"][0].startswith("delete endpoint 10.1.0.1 id 7 %s dev e1: to add it again"
+    assert result["calls"] == [("delete", "198.18.1.1"), ("add", "198.18.1.1")], what
+    assert result["changes"][0].startswith("delete endpoint 198.18.1.1 id 7 %s dev e1: to add it again"
                                            % " ".join(before))
     assert len(result["warnings"]) == 1 and "the subflows using it close" in result["warnings"][0]
-    assert oracle(ns) == {("10.1.0.1", 0): expected}
+    assert oracle(ns) == {("198.18.1.1", 0): expected}
     assert not run(ns, backend, [spec])["changed"]
 
 
 def test_fields_left_out_are_left_as_they_are(ns, backend):
-    run(ns, backend, [{"address": "10.1.0.1", "id": 7, "flags": ["subflow", "backup"], "dev": "e1"}])
-    result = run(ns, backend, [{"address": "10.1.0.1"}])
+    run(ns, backend, [{"address": "198.18.1.1", "id": 7, "flags": ["subflow", "backup"], "dev": "e1"}])
+    result = run(ns, backend, [{"address": "198.18.1.1"}])
     assert (result["changed"], result["calls"]) == (False, [])
-    result = run(ns, backend, [{"address": "10.1.0.1", "flags": []}])
-    assert result["calls"] == [("delete", "10.1.0.1"), ("add", "10.1.0.1")]
-    assert oracle(ns) == {("10.1.0.1", 0): (7, "e1", 0)}
+    result = run(ns, backend, [{"address": "198.18.1.1", "flags": []}])
+    assert result["calls"] == [("delete", "198.18.1.1"), ("add", "198.18.1.1")]
+    assert oracle(ns) == {("198.18.1.1", 0): (7, "e1", 0)}
 
 
 # --- exclusive and absent -----------------------------------------------------------------
 
 def test_exclusive_makes_the_list_the_whole_state(ns, backend):
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 1, "flags": ["subflow"]},
-                         {"address": "10.1.0.2", "id": 2, "flags": ["signal"]},
-                         {"address": "10.2.0.1", "id": 3, "flags": ["subflow"]}])
-    wanted = [{"address": "10.1.0.1", "flags": ["subflow", "backup"]},
-              {"address": "10.2.0.1", "flags": ["signal"]},
-              {"address": "10.2.0.9", "id": 9, "flags": ["subflow"]}]
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 1, "flags": ["subflow"]},
+                         {"address": "198.18.1.2", "id": 2, "flags": ["signal"]},
+                         {"address": "198.18.2.1", "id": 3, "flags": ["subflow"]}])
+    wanted = [{"address": "198.18.1.1", "flags": ["subflow", "backup"]},
+              {"address": "198.18.2.1", "flags": ["signal"]},
+              {"address": "198.18.2.9", "id": 9, "flags": ["subflow"]}]
     result = run(ns, backend, wanted, exclusive=True)
     assert result["changes"] == [
-        "delete endpoint 10.1.0.2 id 2 signal: not listed (exclusive)",
-        "delete endpoint 10.2.0.1 id 3 subflow: to add it again: flags subflow -> signal",
-        "change endpoint 10.1.0.1 id 1 subflow in place: flags subflow -> subflow backup",
-        "add endpoint 10.2.0.1 id 3 signal",
-        "add endpoint 10.2.0.9 id 9 subflow",
+        "delete endpoint 198.18.1.2 id 2 signal: not listed (exclusive)",
+        "delete endpoint 198.18.2.1 id 3 subflow: to add it again: flags subflow -> signal",
+        "change endpoint 198.18.1.1 id 1 subflow in place: flags subflow -> subflow backup",
+        "add endpoint 198.18.2.1 id 3 signal",
+        "add endpoint 198.18.2.9 id 9 subflow",
     ]
-    assert oracle(ns) == {("10.1.0.1", 0): (1, None, bits("subflow", "backup")),
-                          ("10.2.0.1", 0): (3, None, bits("signal")),
-                          ("10.2.0.9", 0): (9, None, bits("subflow"))}
+    assert oracle(ns) == {("198.18.1.1", 0): (1, None, bits("subflow", "backup")),
+                          ("198.18.2.1", 0): (3, None, bits("signal")),
+                          ("198.18.2.9", 0): (9, None, bits("subflow"))}
     assert not run(ns, backend, wanted, exclusive=True)["changed"]
 
 
 def test_without_exclusive_other_endpoints_stay(ns, backend):
-    run(ns, "pyroute2", [{"address": "10.1.0.2", "id": 2, "flags": ["signal"]}])
-    run(ns, backend, [{"address": "10.1.0.1", "id": 1, "flags": ["subflow"]}])
-    assert oracle(ns) == {("10.1.0.1", 0): (1, None, 2), ("10.1.0.2", 0): (2, None, 1)}
+    run(ns, "pyroute2", [{"address": "198.18.1.2", "id": 2, "flags": ["signal"]}])
+    run(ns, backend, [{"address": "198.18.1.1", "id": 1, "flags": ["subflow"]}])
+    assert oracle(ns) == {("198.18.1.1", 0): (1, None, 2), ("198.18.1.2", 0): (2, None, 1)}
 
 
 def test_absent_removes_by_address_by_port_and_by_id(ns, backend):
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 1, "flags": ["subflow"]},
-                         {"address": "10.1.0.1", "id": 2, "port": 8080, "flags": ["signal"]},
-                         {"address": "10.1.0.1", "id": 3, "port": 8081, "flags": ["signal"]},
-                         {"address": "10.2.0.1", "id": 4, "flags": ["signal"]},
-                         {"address": "10.2.0.2", "id": 5, "flags": ["signal"]}])
-    result = run(ns, backend, [{"address": "10.1.0.1", "port": 8080}, {"id": 4}], state="absent")
-    assert result["changes"] == ["delete endpoint 10.1.0.1 port 8080 id 2 signal: state=absent",
-                                 "delete endpoint 10.2.0.1 id 4 signal: state=absent"]
-    assert sorted(oracle(ns)) == [("10.1.0.1", 0), ("10.1.0.1", 8081), ("10.2.0.2", 0)]
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 1, "flags": ["subflow"]},
+                         {"address": "198.18.1.1", "id": 2, "port": 8080, "flags": ["signal"]},
+                         {"address": "198.18.1.1", "id": 3, "port": 8081, "flags": ["signal"]},
+                         {"address": "198.18.2.1", "id": 4, "flags": ["signal"]},
+                         {"address": "198.18.2.2", "id": 5, "flags": ["signal"]}])
+    result = run(ns, backend, [{"address": "198.18.1.1", "port": 8080}, {"id": 4}], state="absent")
+    assert result["changes"] == ["delete endpoint 198.18.1.1 port 8080 id 2 signal: state=absent",
+                                 "delete endpoint 198.18.2.1 id 4 signal: state=absent"]
+    assert sorted(oracle(ns)) == [("198.18.1.1", 0), ("198.18.1.1", 8081), ("198.18.2.2", 0)]
     # An address without a port removes it with every port.
-    run(ns, backend, [{"address": "10.1.0.1"}], state="absent")
-    assert sorted(oracle(ns)) == [("10.2.0.2", 0)]
-    again = run(ns, backend, [{"address": "10.1.0.1"}, {"id": 4}], state="absent")
+    run(ns, backend, [{"address": "198.18.1.1"}], state="absent")
+    assert sorted(oracle(ns)) == [("198.18.2.2", 0)]
+    again = run(ns, backend, [{"address": "198.18.1.1"}, {"id": 4}], state="absent")
     assert (again["changed"], again["calls"]) == (False, [])
 
 
 def test_absent_with_an_address_and_another_endpoints_id_removes_nothing(ns, backend):
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 1}, {"address": "10.1.0.2", "id": 2}])
-    result = run(ns, backend, [{"address": "10.1.0.1", "id": 2}], state="absent")
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 1}, {"address": "198.18.1.2", "id": 2}])
+    result = run(ns, backend, [{"address": "198.18.1.1", "id": 2}], state="absent")
     assert not result["changed"] and len(oracle(ns)) == 2
 
 
 # --- check mode, and the batch applied whole ----------------------------------------------
 
 SCENARIOS = {
-    "add": ([], [{"address": "10.1.0.1", "id": 1, "flags": ["subflow"], "dev": "e1"}], False),
-    "in place": ([{"address": "10.1.0.1", "id": 1, "flags": ["subflow"]}],
-                 [{"address": "10.1.0.1", "flags": ["subflow", "backup"]}], False),
-    "delete and add": ([{"address": "10.1.0.1", "id": 1, "flags": ["subflow"]}],
-                       [{"address": "10.1.0.1", "flags": ["signal"]}], False),
-    "exclusive": ([{"address": "10.1.0.1", "id": 1, "flags": ["subflow"]},
-                   {"address": "10.1.0.2", "id": 2, "flags": ["signal"]}],
-                  [{"address": "10.2.0.1", "id": 1, "flags": ["signal"], "dev": "e2"}], True),
+    "add": ([], [{"address": "198.18.1.1", "id": 1, "flags": ["subflow"], "dev": "e1"}], False),
+    "in place": ([{"address": "198.18.1.1", "id": 1, "flags": ["subflow"]}],
+                 [{"address": "198.18.1.1", "flags": ["subflow", "backup"]}], False),
+    "delete and add": ([{"address": "198.18.1.1", "id": 1, "flags": ["subflow"]}],
+                       [{"address": "198.18.1.1", "flags": ["signal"]}], False),
+    "exclusive": ([{"address": "198.18.1.1", "id": 1, "flags": ["subflow"]},
+                   {"address": "198.18.1.2", "id": 2, "flags": ["signal"]}],
+                  [{"address": "198.18.2.1", "id": 1, "flags": ["signal"], "dev": "e2"}], True),
 }
 
 
@@ -328,61 +328,61 @@ def test_check_mode_changes_nothing_and_predicts_the_real_run(ns, backend, scena
 
 
 def test_check_mode_leaves_the_id_the_kernel_will_choose_unknown(ns, backend):
-    predicted = run(ns, backend, [{"address": "10.1.0.1", "flags": ["subflow"]}], check_mode=True)
-    real = run(ns, backend, [{"address": "10.1.0.1", "flags": ["subflow"]}])
-    assert predicted["changes"] == real["changes"] == ["add endpoint 10.1.0.1 subflow (id chosen by the kernel)"]
+    predicted = run(ns, backend, [{"address": "198.18.1.1", "flags": ["subflow"]}], check_mode=True)
+    real = run(ns, backend, [{"address": "198.18.1.1", "flags": ["subflow"]}])
+    assert predicted["changes"] == real["changes"] == ["add endpoint 198.18.1.1 subflow (id chosen by the kernel)"]
     assert predicted["endpoints"][0]["id"] is None
-    assert real["endpoints"][0]["id"] == oracle(ns)[("10.1.0.1", 0)][0]
+    assert real["endpoints"][0]["id"] == oracle(ns)[("198.18.1.1", 0)][0]
     assert dict(predicted["endpoints"][0], id=None) == dict(real["endpoints"][0], id=None)
 
 
 def test_a_refused_step_undoes_the_steps_before_it(ns, backend):
     """192.0.2.7 is not on this host, so the kernel cannot listen on its port
     (EADDRNOTAVAIL) after a delete, an in-place change and an add already went through."""
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 1, "flags": ["subflow"], "dev": "e1"},
-                         {"address": "10.1.0.2", "id": 2, "flags": ["signal"]}])
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 1, "flags": ["subflow"], "dev": "e1"},
+                         {"address": "198.18.1.2", "id": 2, "flags": ["signal"]}])
     before = oracle(ns)
-    wanted = [{"address": "10.1.0.1", "flags": ["subflow", "backup"]},
-              {"address": "10.2.0.1", "id": 3, "flags": ["subflow"]},
+    wanted = [{"address": "198.18.1.1", "flags": ["subflow", "backup"]},
+              {"address": "198.18.2.1", "id": 3, "flags": ["subflow"]},
               {"address": "192.0.2.7", "id": 4, "port": 8080, "flags": ["signal"]}]
     error = rejected(ns, backend, wanted, "EADDRNOTAVAIL", "were undone", exclusive=True)
-    assert "delete endpoint 10.1.0.2 id 2 signal" in str(error)
+    assert "delete endpoint 198.18.1.2 id 2 signal" in str(error)
     assert oracle(ns) == before
 
 
 def test_a_missing_dev_is_refused_before_anything(ns, backend):
-    run(ns, "pyroute2", [{"address": "10.1.0.2", "id": 2, "flags": ["signal"]}])
-    rejected(ns, backend, [{"address": "10.1.0.1", "dev": "nosuch0", "flags": ["subflow"]}],
+    run(ns, "pyroute2", [{"address": "198.18.1.2", "id": 2, "flags": ["signal"]}])
+    rejected(ns, backend, [{"address": "198.18.1.1", "dev": "nosuch0", "flags": ["subflow"]}],
              "dev='nosuch0'", "does not exist in netns " + ns.name, exclusive=True)
 
 
 BAD = [
-    ({"address": "10.1.0.300"}, "not an IPv4 or IPv6 address"),
-    ({"address": "10.1.0.1/24"}, "without a prefix length"),
-    ({"address": "10.1.0.1", "flags": ["sgnal"]}, "flag 'sgnal' is unknown"),
-    ({"address": "10.1.0.1", "flags": ["implicit"]}, "set by the kernel only"),
-    ({"address": "10.1.0.1", "flags": ["signal", "fullmesh"]}, "signal and fullmesh cannot be combined"),
-    ({"address": "10.1.0.1", "port": 80, "flags": ["subflow"]}, "port=80 needs the signal flag"),
-    ({"address": "10.1.0.1", "port": 80}, "port=80 needs the signal flag"),
-    ({"address": "10.1.0.1", "port": 70000, "flags": ["signal"]}, "port=70000 is out of range"),
-    ({"address": "10.1.0.1", "id": 0}, "id=0 is out of range: endpoint ids are 1 to 255"),
-    ({"address": "10.1.0.1", "id": 256}, "id=256 is out of range"),
-    ({"address": "10.1.0.1", "dev": "a/b"}, "dev='a/b' is not a valid interface name"),
-    ({"address": "10.1.0.1", "id": 2}, "id 2 is wanted for 10.1.0.1 but 10.1.0.2 id 2 signal keeps it"),
+    ({"address": "198.18.1.300"}, "not an IPv4 or IPv6 address"),
+    ({"address": "198.18.1.1/24"}, "without a prefix length"),
+    ({"address": "198.18.1.1", "flags": ["sgnal"]}, "flag 'sgnal' is unknown"),
+    ({"address": "198.18.1.1", "flags": ["implicit"]}, "set by the kernel only"),
+    ({"address": "198.18.1.1", "flags": ["signal", "fullmesh"]}, "signal and fullmesh cannot be combined"),
+    ({"address": "198.18.1.1", "port": 80, "flags": ["subflow"]}, "port=80 needs the signal flag"),
+    ({"address": "198.18.1.1", "port": 80}, "port=80 needs the signal flag"),
+    ({"address": "198.18.1.1", "port": 70000, "flags": ["signal"]}, "port=70000 is out of range"),
+    ({"address": "198.18.1.1", "id": 0}, "id=0 is out of range: endpoint ids are 1 to 255"),
+    ({"address": "198.18.1.1", "id": 256}, "id=256 is out of range"),
+    ({"address": "198.18.1.1", "dev": "a/b"}, "dev='a/b' is not a valid interface name"),
+    ({"address": "198.18.1.1", "id": 2}, "id 2 is wanted for 198.18.1.1 but 198.18.1.2 id 2 signal keeps it"),
     ({"id": 5}, "address is required with state=present"),
 ]
 
 
 @pytest.mark.parametrize("spec, message", BAD, ids=[m for _s, m in BAD])
 def test_each_bad_input_is_refused_with_the_value_and_the_rule(ns, backend, spec, message):
-    run(ns, "pyroute2", [{"address": "10.1.0.2", "id": 2, "flags": ["signal"]}])
-    rejected(ns, backend, [{"address": "10.2.0.1", "flags": ["subflow"]}, spec], "endpoints[1].", message)
+    run(ns, "pyroute2", [{"address": "198.18.1.2", "id": 2, "flags": ["signal"]}])
+    rejected(ns, backend, [{"address": "198.18.2.1", "flags": ["subflow"]}, spec], "endpoints[1].", message)
 
 
 def test_the_same_endpoint_or_id_twice_is_refused(ns, backend):
-    rejected(ns, backend, [{"address": "10.1.0.1"}, {"address": "10.1.0.1", "flags": ["subflow"]}],
-             "endpoints[1].address 10.1.0.1 is listed twice (also endpoints[0])")
-    rejected(ns, backend, [{"address": "10.1.0.1", "id": 3}, {"address": "10.1.0.2", "id": 3}],
+    rejected(ns, backend, [{"address": "198.18.1.1"}, {"address": "198.18.1.1", "flags": ["subflow"]}],
+             "endpoints[1].address 198.18.1.1 is listed twice (also endpoints[0])")
+    rejected(ns, backend, [{"address": "198.18.1.1", "id": 3}, {"address": "198.18.1.2", "id": 3}],
              "endpoints[1].id 3 is listed twice")
 
 
@@ -398,13 +398,13 @@ def test_both_backends_give_identical_results(make_netns):
     results = {}
     for backend in BACKENDS:
         other = make_netns()
-        other.add_interface("e1", "10.1.0.1/24")
+        other.add_interface("e1", "198.18.1.1/24")
         steps = [
-            ([{"address": "10.1.0.1", "flags": ["signal"], "dev": "e1"},
-              {"address": "10.1.0.2", "id": 4, "flags": ["subflow", "fullmesh"]}], False),
-            ([{"address": "10.1.0.2", "flags": ["subflow", "backup"]}], False),
-            ([{"address": "10.1.0.1", "flags": ["subflow"]},
-              {"address": "10.1.0.3", "port": 99, "flags": ["signal"]}], True),
+            ([{"address": "198.18.1.1", "flags": ["signal"], "dev": "e1"},
+              {"address": "198.18.1.2", "id": 4, "flags": ["subflow", "fullmesh"]}], False),
+            ([{"address": "198.18.1.2", "flags": ["subflow", "backup"]}], False),
+            ([{"address": "198.18.1.1", "flags": ["subflow"]},
+              {"address": "198.18.1.3", "port": 99, "flags": ["signal"]}], True),
         ]
         results[backend] = []
         for wanted, exclusive in steps:
@@ -424,22 +424,22 @@ def test_both_backends_give_identical_results(make_netns):
 
 def test_module_applies_reports_and_is_idempotent(ns, backend, module_runner):
     args = {"netns": ns.name, "backend": backend, "endpoints": [
-        {"address": "10.1.0.1", "id": 1, "flags": ["signal"], "dev": "e1"},
+        {"address": "198.18.1.1", "id": 1, "flags": ["signal"], "dev": "e1"},
         {"address": "2001:db8:1::1", "id": 2, "flags": ["subflow", "backup"]}]}
     first = module_runner("mptcp_endpoint", args)
     assert first["changed"] is True and first["backend"] == backend
-    assert first["changes"] == ["add endpoint 10.1.0.1 id 1 signal dev e1",
+    assert first["changes"] == ["add endpoint 198.18.1.1 id 1 signal dev e1",
                                 "add endpoint 2001:db8:1::1 id 2 subflow backup"]
     assert first["endpoints"] == [
-        {"id": 1, "address": "10.1.0.1", "port": None, "dev": "e1", "flags": ["signal"]},
+        {"id": 1, "address": "198.18.1.1", "port": None, "dev": "e1", "flags": ["signal"]},
         {"id": 2, "address": "2001:db8:1::1", "port": None, "dev": None, "flags": ["subflow", "backup"]}]
     assert first["diff"]["before"] == {"endpoints": []}
-    assert first["diff"]["after"] == {"endpoints": ["10.1.0.1 id 1 signal dev e1",
+    assert first["diff"]["after"] == {"endpoints": ["198.18.1.1 id 1 signal dev e1",
                                                     "2001:db8:1::1 id 2 subflow backup"]}
-    assert oracle(ns) == {("10.1.0.1", 0): (1, "e1", 1), ("2001:db8:1::1", 0): (2, None, 6)}
+    assert oracle(ns) == {("198.18.1.1", 0): (1, "e1", 1), ("2001:db8:1::1", 0): (2, None, 6)}
     second = module_runner("mptcp_endpoint", args)
     assert second["changed"] is False and second["changes"] == []
-    assert oracle(ns) == {("10.1.0.1", 0): (1, "e1", 1), ("2001:db8:1::1", 0): (2, None, 6)}
+    assert oracle(ns) == {("198.18.1.1", 0): (1, "e1", 1), ("2001:db8:1::1", 0): (2, None, 6)}
 
 
 def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, module_runner):
@@ -447,17 +447,17 @@ def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_i
     flags in place, and pyroute2 where it cannot (laminar, on iproute2 before 6.19)."""
     laminar_by = "iproute2" if backend_can_set(ns, "iproute2", "laminar") else "pyroute2"
     steps = [
-        ({"address": "10.1.0.1", "id": 1, "dev": "e1", "flags": ["subflow"]}, "iproute2",
-         {("10.1.0.1", 0): (1, "e1", bits("subflow"))}),
-        ({"address": "10.1.0.1", "flags": ["subflow", "backup"]}, "iproute2",  # in place
-         {("10.1.0.1", 0): (1, "e1", bits("subflow", "backup"))}),
-        ({"address": "10.2.0.1", "id": 2, "flags": ["subflow", "laminar"]}, laminar_by,
-         {("10.1.0.1", 0): (1, "e1", bits("subflow", "backup")), ("10.2.0.1", 0): (2, None, bits("subflow", "laminar"))}),
-        ({"address": "10.2.0.1", "flags": ["subflow", "laminar", "fullmesh"]}, laminar_by,  # in place, keeps laminar
-         {("10.1.0.1", 0): (1, "e1", bits("subflow", "backup")),
-          ("10.2.0.1", 0): (2, None, bits("subflow", "laminar", "fullmesh"))}),
+        ({"address": "198.18.1.1", "id": 1, "dev": "e1", "flags": ["subflow"]}, "iproute2",
+         {("198.18.1.1", 0): (1, "e1", bits("subflow"))}),
+        ({"address": "198.18.1.1", "flags": ["subflow", "backup"]}, "iproute2",  # in place
+         {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup"))}),
+        ({"address": "198.18.2.1", "id": 2, "flags": ["subflow", "laminar"]}, laminar_by,
+         {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup")), ("198.18.2.1", 0): (2, None, bits("subflow", "laminar"))}),
+        ({"address": "198.18.2.1", "flags": ["subflow", "laminar", "fullmesh"]}, laminar_by,  # in place, keeps laminar
+         {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup")),
+          ("198.18.2.1", 0): (2, None, bits("subflow", "laminar", "fullmesh"))}),
         # Deleting sets no flag: ip does it, laminar or not.
-        ({"id": 2, "state": "absent"}, "iproute2", {("10.1.0.1", 0): (1, "e1", bits("subflow", "backup"))}),
+        ({"id": 2, "state": "absent"}, "iproute2", {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup"))}),
     ]
     for args, backend, expected in steps:
         result = module_runner("mptcp_endpoint", dict(args, netns=ns.name))
@@ -484,31 +484,31 @@ def test_module_with_backend_auto_replaces_a_laminar_endpoint_where_ip_cannot_se
         ns, module_runner, what, change, expected):
     if backend_can_set(ns, "iproute2", "laminar"):
         pytest.skip("this ip can set laminar")
-    run(ns, "pyroute2", [{"address": "10.1.0.1", "id": 7, "dev": "e1", "flags": ["subflow", "laminar"]}])
-    result = module_runner("mptcp_endpoint", dict({"netns": ns.name, "address": "10.1.0.1"}, **change))
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "dev": "e1", "flags": ["subflow", "laminar"]}])
+    result = module_runner("mptcp_endpoint", dict({"netns": ns.name, "address": "198.18.1.1"}, **change))
     assert "failed" not in result, result["msg"]
     assert result["backend"] == "pyroute2"
-    assert oracle(ns) == {("10.1.0.1", 0): expected}
+    assert oracle(ns) == {("198.18.1.1", 0): expected}
 
 
 def test_module_check_mode_predicts_and_changes_nothing(ns, backend, module_runner):
-    module_runner("mptcp_endpoint", {"netns": ns.name, "address": "10.1.0.1", "id": 1, "flags": ["subflow"]})
-    args = {"netns": ns.name, "backend": backend, "address": "10.1.0.1", "flags": ["signal"]}
+    module_runner("mptcp_endpoint", {"netns": ns.name, "address": "198.18.1.1", "id": 1, "flags": ["subflow"]})
+    args = {"netns": ns.name, "backend": backend, "address": "198.18.1.1", "flags": ["signal"]}
     predicted = module_runner("mptcp_endpoint", args, check_mode=True)
-    assert oracle(ns) == {("10.1.0.1", 0): (1, None, 2)}
+    assert oracle(ns) == {("198.18.1.1", 0): (1, None, 2)}
     real = module_runner("mptcp_endpoint", args)
     assert predicted["changed"] is real["changed"] is True
     for key in ("changes", "warnings", "endpoints", "diff"):
         assert predicted[key] == real[key], key
     assert "deleted and added again (flags subflow -> signal)" in real["warnings"][0]
-    assert oracle(ns) == {("10.1.0.1", 0): (1, None, 1)}
+    assert oracle(ns) == {("198.18.1.1", 0): (1, None, 1)}
 
 
 def test_module_refuses_bad_input_and_leaves_the_namespace(ns, backend, module_runner):
-    module_runner("mptcp_endpoint", {"netns": ns.name, "address": "10.1.0.1", "id": 1, "flags": ["subflow"]})
+    module_runner("mptcp_endpoint", {"netns": ns.name, "address": "198.18.1.1", "id": 1, "flags": ["subflow"]})
     before = oracle(ns)
     result = module_runner("mptcp_endpoint", {"netns": ns.name, "backend": backend, "exclusive": True,
-                                              "endpoints": [{"address": "10.2.0.1", "flags": ["signal", "fullmesh"]}]})
+                                              "endpoints": [{"address": "198.18.2.1", "flags": ["signal", "fullmesh"]}]})
     assert result["failed"] is True
     assert result["msg"] == ("endpoints[0].flags=['signal', 'fullmesh']: signal and fullmesh cannot be "
                              "combined (the kernel rejects it: fullmesh applies to subflows this host opens)")
@@ -516,19 +516,19 @@ def test_module_refuses_bad_input_and_leaves_the_namespace(ns, backend, module_r
 
 
 def test_module_removes_by_id_and_then_reports_nothing_to_do(ns, backend, module_runner):
-    module_runner("mptcp_endpoint", {"netns": ns.name, "address": "10.1.0.1", "id": 9, "flags": ["subflow"]})
+    module_runner("mptcp_endpoint", {"netns": ns.name, "address": "198.18.1.1", "id": 9, "flags": ["subflow"]})
     args = {"netns": ns.name, "backend": backend, "state": "absent", "id": 9}
     first = module_runner("mptcp_endpoint", args)
-    assert first["changed"] is True and first["changes"] == ["delete endpoint 10.1.0.1 id 9 subflow: state=absent"]
+    assert first["changed"] is True and first["changes"] == ["delete endpoint 198.18.1.1 id 9 subflow: state=absent"]
     assert oracle(ns) == {}
     assert module_runner("mptcp_endpoint", args)["changed"] is False
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"address": "10.1.0.1", "endpoints": []}, "parameters are mutually exclusive: endpoints|address"),
+    ({"address": "198.18.1.1", "endpoints": []}, "parameters are mutually exclusive: endpoints|address"),
     ({"state": "absent", "exclusive": True, "id": 1}, "exclusive=true only applies to state=present"),
     ({"flags": ["subflow"]}, "one of the following is required: endpoints, address, id"),
-    ({"address": "10.1.0.1", "backend": "netlink"}, "value of backend must be one of: auto, pyroute2, iproute2"),
+    ({"address": "198.18.1.1", "backend": "netlink"}, "value of backend must be one of: auto, pyroute2, iproute2"),
 ])
 def test_module_argument_rules(ns, module_runner, args, message):
     result = module_runner("mptcp_endpoint", dict(args, netns=ns.name))
@@ -537,7 +537,7 @@ def test_module_argument_rules(ns, module_runner, args, message):
 
 def test_module_fails_clearly_on_a_missing_namespace(backend, module_runner):
     result = module_runner("mptcp_endpoint", {"netns": "mptcp-test-nowhere", "backend": backend,
-                                              "address": "10.1.0.1"})
+                                              "address": "198.18.1.1"})
     assert result["failed"] is True
     assert result["msg"].startswith("netns 'mptcp-test-nowhere' does not exist")
     assert not os.path.exists("/run/netns/mptcp-test-nowhere")

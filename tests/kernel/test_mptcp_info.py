@@ -24,7 +24,7 @@ SERVER = """
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.10.1.2", %d))
+s.bind(("198.18.11.2", %d))
 s.listen()
 print("listening", flush=True)
 c, _ = s.accept()
@@ -36,7 +36,7 @@ sys.stdin.read()
 CLIENT = """
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
-s.connect(("10.10.1.2", %d))
+s.connect(("198.18.11.2", %d))
 s.sendall(b"x" * 1000)
 deadline = time.time() + 10
 while s.getsockopt(284, 1, 256)[0] < 1 and time.time() < deadline:
@@ -71,8 +71,8 @@ def oracle_counters(netns):
 
 
 def test_a_fresh_namespace_is_read_from_inside_it(netns):
-    netns.add_interface("e1", "10.1.0.1/24")
-    netns.ip("mptcp", "endpoint", "add", "10.1.0.1", "id", "3", "dev", "e1", "signal")
+    netns.add_interface("e1", "198.18.1.1/24")
+    netns.ip("mptcp", "endpoint", "add", "198.18.1.1", "id", "3", "dev", "e1", "signal")
     in_netns(netns, sys.executable, "-c", "open('/proc/sys/net/mptcp/add_addr_timeout', 'w').write('60')")
     facts, unavailable = gather(netns)
     assert facts["supported"] is True
@@ -81,7 +81,7 @@ def test_a_fresh_namespace_is_read_from_inside_it(netns):
     # The namespace's own value, not the host's.
     assert facts["sysctl"]["add_addr_timeout"] == 60
     assert facts["limits"] == netns.limits() == {"subflows": 2, "add_addr_accepted": 0}
-    assert facts["endpoints"] == [{"id": 3, "address": "10.1.0.1", "port": None, "dev": "e1", "flags": ["signal"]}]
+    assert facts["endpoints"] == [{"id": 3, "address": "198.18.1.1", "port": None, "dev": "e1", "flags": ["signal"]}]
     assert facts["connections"] == []
     assert facts["counters"] == oracle_counters(netns) and facts["counters"]["MPJoinSynTx"] == 0
     assert facts["tools"]["iproute2"]["version"] in netns.ip_runner(["ip", "-V"])[1]
@@ -93,30 +93,30 @@ def test_a_fresh_namespace_is_read_from_inside_it(netns):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_limits_and_endpoints_read_the_same_through_both_backends(netns, backend):
     netns.ip("mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "1")
-    netns.ip("mptcp", "endpoint", "add", "10.1.0.9", "id", "9", "subflow", "backup")
+    netns.ip("mptcp", "endpoint", "add", "198.18.1.9", "id", "9", "subflow", "backup")
     facts, unavailable = gather(netns, ["limits", "endpoints"], backend)
     assert unavailable == {}
     assert facts == {"supported": True, "limits": {"subflows": 3, "add_addr_accepted": 1},
-                     "endpoints": [{"id": 9, "address": "10.1.0.9", "port": None, "dev": None,
+                     "endpoints": [{"id": 9, "address": "198.18.1.9", "port": None, "dev": None,
                                     "flags": ["subflow", "backup"]}]}
 
 
 @pytest.fixture
 def pair(make_netns):
-    """A client and a server namespace joined by two veth pairs (10.10.1.0/24 and
-    10.10.2.0/24); the client has a subflow endpoint on the second path."""
+    """A client and a server namespace joined by two veth pairs (198.18.11.0/24 and
+    198.18.12.0/24); the client has a subflow endpoint on the second path."""
     client, server = make_netns(), make_netns()
     run = client.ip_runner
     for index in (1, 2):
         run(["ip", "link", "add", "c%d" % index, "netns", client.name, "type", "veth",
              "peer", "name", "s%d" % index, "netns", server.name])
-        client.ip("address", "add", "10.10.%d.1/24" % index, "dev", "c%d" % index)
-        server.ip("address", "add", "10.10.%d.2/24" % index, "dev", "s%d" % index)
+        client.ip("address", "add", "198.18.1%d.1/24" % index, "dev", "c%d" % index)
+        server.ip("address", "add", "198.18.1%d.2/24" % index, "dev", "s%d" % index)
         client.ip("link", "set", "c%d" % index, "up")
         server.ip("link", "set", "s%d" % index, "up")
     for side in (client, server):
         side.ip("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2")
-    client.ip("mptcp", "endpoint", "add", "10.10.2.1", "dev", "c2", "subflow")
+    client.ip("mptcp", "endpoint", "add", "198.18.12.1", "dev", "c2", "subflow")
     return client, server
 
 
@@ -164,8 +164,8 @@ def test_an_open_connection_shows_its_subflows_and_the_join_counters_move(connec
     assert client_info_subflows == 1
     (on_client,), _all = joined(client, "remote")
     assert on_client["subflows"] == client_info_subflows == 1
-    assert on_client["remote"] == {"address": "10.10.1.2", "port": PORT, "dev": None}
-    assert on_client["local"]["address"] == "10.10.1.1"
+    assert on_client["remote"] == {"address": "198.18.11.2", "port": PORT, "dev": None}
+    assert on_client["local"]["address"] == "198.18.11.1"
     assert on_client["fallback"] is False and on_client["token"]
     (on_server,), everything = joined(server, "local")
     assert on_server["subflows"] == 1

@@ -5,6 +5,7 @@ runs the module's code in check mode and for real, and reads the result back wit
 `ip -j mptcp endpoint show`. The kernel makes no implicit endpoint without a connection
 and this iproute2 may not know laminar, so the examples have neither."""
 
+import ipaddress
 import shutil
 
 import pytest
@@ -31,11 +32,25 @@ EXAMPLES = settings(max_examples=25, deadline=None, derandomize=True,
 
 @pytest.fixture
 def ns(netns):
-    netns.add_interface("e1", "10.1.0.1/24")
-    netns.add_interface("e2", "10.2.0.1/24")
+    netns.add_interface("e1", "198.18.1.1/24")
+    netns.add_interface("e2", "198.18.2.1/24")
     # nodad: a tentative IPv6 address cannot take a listening socket yet (EADDRNOTAVAIL).
     netns.ip("address", "add", "2001:db8:1::1/64", "dev", "e1", "nodad")
     return netns
+
+
+def in_lab_range(endpoints):
+    """The model's endpoints or requests (its addresses are the unit tests': 10.N.0.H) with
+    each IPv4 address as this suite's 198.18.N.H, which the namespace's links carry where
+    the model's local addresses are; IPv6 ones (2001:db8::/32) as they are."""
+    def lab(address):
+        parsed = ipaddress.ip_address(address)
+        if parsed.version == 6:
+            return address
+        first, network, zero, host = bytearray(parsed.packed)
+        assert (first, zero) == (10, 0), address
+        return "198.18.%d.%d" % (network, host)
+    return [dict(e, address=lab(e["address"])) if e.get("address") else dict(e) for e in endpoints]
 
 
 def kernel(ns):
@@ -71,6 +86,7 @@ def run(ns, backend, wanted, state, exclusive, check_mode):
 def test_random_requests_on_the_real_kernel(ns, backend, scenario):
     """The namespace is the test's; each example first sets the endpoints it starts from."""
     current, (state, exclusive, specs) = scenario
+    current, specs = in_lab_range(current), in_lab_range(specs)
     set_kernel(ns, current)
     try:
         wanted = validate_endpoints(specs, state)
