@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The list of endpoints that mptcp_endpoint and mptcp_path_manager take."""
+    """The list of endpoints that mptcp_endpoint and mptcp_path_manager take, `exclusive`,
+    and what check mode does with them."""
 
     DOCUMENTATION = r"""
 options:
@@ -40,4 +41,18 @@ options:
             an existing endpoint's flags are left as they are; V([]) means no flags.
         type: list
         elements: str
+  exclusive:
+    description:
+      - Also remove every endpoint not listed, so that the list is the whole desired state
+        (in M(mptcp.linux.mptcp_endpoint), only with O(mptcp.linux.mptcp_endpoint#module:state=present)).
+        Endpoints the kernel marked V(implicit) are left alone.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description:
+      - Can run in check mode and return the changed status prediction without modifying
+        the target, with the same RV(changes) and warnings as a real run.
+      - The id of an endpoint the kernel is to number is unknown in check mode (V(null)).
+    support: full
 """

@@ -19,15 +19,19 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_pyroute2 import Pyr
 
 def iproute2_can(backend, endpoint_flags):
     """Whether this `ip` does all that is asked: it has `ip mptcp`, and where endpoints are
-    written (endpoint_flags: the flags wanted, else None), it can set those flags and change
-    flags in place (without `endpoint change` a change would be a delete and add)."""
+    written (endpoint_flags: the flags wanted, else None), it can set those flags and the
+    flags of the endpoints the kernel holds (a change, or undoing a delete, adds one again
+    with them), and change flags in place (without `endpoint change` a change would be a
+    delete and add)."""
     try:
         capabilities = backend.capabilities()
     except MptcpError:  # no `ip mptcp` in this iproute2
         return False
     if endpoint_flags is None:
         return True
-    return (set(endpoint_flags) <= capabilities.settable_flags
+    held = set(name for endpoint in backend.read_endpoints() if not is_implicit(endpoint)
+               for name in endpoint["flags"])
+    return (set(endpoint_flags) | held <= capabilities.settable_flags
             and set(KERNEL_IN_PLACE_FLAGS) <= capabilities.in_place_flags)
 
 

@@ -103,9 +103,11 @@ def ensure_endpoints(backend, wanted, state, exclusive, check_mode, netns=None):
 
 def endpoint_flags_needed(endpoints, state):
     """The flags a run writes on endpoints, for choosing the backend (pm_backend.iproute2_can):
-    None where it writes none (state=absent only deletes)."""
-    if endpoints is None or state == "absent":
+    None where it touches no endpoint, none where it only deletes (state=absent)."""
+    if endpoints is None:
         return None
+    if state == "absent":
+        return set()
     return set(name for spec in endpoints for name in (spec["flags"] or ()))
 
 

@@ -138,6 +138,25 @@ def _check_int(label, value, low, high, rule):
         raise ValidationError("%s=%r is out of range: %s" % (label, value, rule))
 
 
+def validate_limits_option(value, label="limits"):
+    """The `limits` option of mptcp_path_manager ({subflows, add_addr_accepted}, either left
+    out) -> the limits asked for. It is checked here rather than by Ansible's suboptions,
+    which meet a number or a boolean with a traceback (ansible-core 2.18, set_fallbacks)."""
+    if not isinstance(value, dict):
+        raise ValidationError("%s=%r must be a dict with subflows and/or add_addr_accepted" % (label, value))
+    unknown = ["%s.%s" % (label, key) for key in sorted("%s" % key for key in value) if key not in LIMIT_NAMES]
+    if unknown:
+        raise ValidationError("%s: not a limit (the limits are %s)" % (", ".join(unknown), ", ".join(LIMIT_NAMES)))
+    given = {}
+    for name in LIMIT_NAMES:
+        number = value.get(name)
+        # A templated number arrives as a string ("1"): taken as Ansible's int options take it.
+        if isinstance(number, str) and number.strip().isdigit():
+            number = int(number)
+        given[name] = number
+    return validate_limits(label=label + ".", **given)
+
+
 def validate_limits(subflows=None, add_addr_accepted=None, label=""):
     """The limits asked for ({name: value}, only those given); label prefixes the names in
     errors (`limits.`)."""

@@ -72,19 +72,7 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  exclusive:
-    description:
-      - With O(state=present), also remove every endpoint not listed, so that the list is
-        the whole desired state. Endpoints the kernel marked V(implicit) are left alone.
-    type: bool
-    default: false
 attributes:
-  check_mode:
-    description:
-      - Can run in check mode and return the changed status prediction without modifying
-        the target, with the same RV(changes) and warnings as a real run.
-      - The id of an endpoint the kernel is to number is unknown in check mode (V(null)).
-    support: full
   diff_mode:
     description: Returns the endpoints before and after, one line each.
     support: full

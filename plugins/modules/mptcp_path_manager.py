@@ -33,29 +33,13 @@ requirements:
 options:
   limits:
     description:
-      - The limits. A key left out is left as it is; left out entirely, the limits are
-        not looked at.
+      - The limits, a dict with the keys C(subflows) (the most extra subflows a connection
+        may have, 0 to 8) and C(add_addr_accepted) (the most addresses announced by the
+        peer that a connection accepts, 0 to 8), as M(mptcp.linux.mptcp_limits) takes them.
+      - A key left out is left as it is; left out entirely, the limits are not looked at.
+      - Any other key is refused before anything is touched.
     type: dict
-    suboptions:
-      subflows:
-        description: The most extra subflows a connection may have, 0 to 8.
-        type: int
-      add_addr_accepted:
-        description: The most addresses announced by the peer that a connection accepts, 0 to 8.
-        type: int
-  exclusive:
-    description:
-      - Also remove every endpoint not listed in O(endpoints), so that the list is the whole
-        desired state. Endpoints the kernel marked V(implicit) are left alone.
-    type: bool
-    default: false
 attributes:
-  check_mode:
-    description:
-      - Can run in check mode and return the changed status prediction without modifying
-        the target, with the same RV(changes) and warnings as a real run.
-      - The id of an endpoint the kernel is to number is unknown in check mode (V(null)).
-    support: full
   diff_mode:
     description: Returns the limits and the endpoints (one line each) before and after.
     support: full
@@ -145,23 +129,19 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import (
-    BACKEND_OPTIONS,
-    ENDPOINT_OPTIONS,
-    LIMIT_OPTIONS,
-)
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import (
     endpoint_flags_needed,
     ensure_path_manager,
     run_module,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints, validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints, validate_limits_option
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            limits=dict(type="dict", options=LIMIT_OPTIONS),
+            limits=dict(type="dict"),  # its keys: pm_model.validate_limits_option
             endpoints=dict(type="list", elements="dict", options=ENDPOINT_OPTIONS),
             exclusive=dict(type="bool", default=False),
             **BACKEND_OPTIONS
@@ -170,7 +150,7 @@ def main():
     )
     params = module.params
     try:
-        limits = validate_limits(label="limits.", **params["limits"]) if params["limits"] is not None else None
+        limits = validate_limits_option(params["limits"]) if params["limits"] is not None else None
         endpoints = params["endpoints"]
         if endpoints is None and params["exclusive"]:
             endpoints = []

@@ -443,8 +443,9 @@ def test_module_applies_reports_and_is_idempotent(ns, backend, module_runner):
 
 
 def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, module_runner):
-    """backend=auto takes iproute2 where this `ip` can set every flag asked for and change
-    flags in place, and pyroute2 where it cannot (laminar, on iproute2 before 6.19)."""
+    """backend=auto takes iproute2 where this `ip` can set every flag asked for or held by an
+    endpoint in the kernel and change flags in place, and pyroute2 where it cannot (laminar,
+    on iproute2 before 6.19)."""
     laminar_by = "iproute2" if backend_can_set(ns, "iproute2", "laminar") else "pyroute2"
     steps = [
         ({"address": "198.18.1.1", "id": 1, "dev": "e1", "flags": ["subflow"]}, "iproute2",
@@ -456,8 +457,10 @@ def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_i
         ({"address": "198.18.2.1", "flags": ["subflow", "laminar", "fullmesh"]}, laminar_by,  # in place, keeps laminar
          {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup")),
           ("198.18.2.1", 0): (2, None, bits("subflow", "laminar", "fullmesh"))}),
-        # Deleting sets no flag: ip does it, laminar or not.
-        ({"id": 2, "state": "absent"}, "iproute2", {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup"))}),
+        # Deleting a laminar endpoint: undoing it (a later step refused) adds it back with laminar.
+        ({"id": 2, "state": "absent"}, laminar_by, {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup"))}),
+        # No laminar endpoint left: ip again.
+        ({"id": 1, "state": "absent"}, "iproute2", {}),
     ]
     for args, backend, expected in steps:
         result = module_runner("mptcp_endpoint", dict(args, netns=ns.name))
@@ -475,20 +478,27 @@ LAMINAR_KEPT_BY_AUTO = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="regression of bfd44cc (backend=auto runs ip first): auto chooses the "
-                   "backend from the flags listed in the request, not from those of the endpoint found in "
-                   "the kernel, which the plan deletes and adds again; ip cannot add laminar back, so the "
-                   "run is refused (use backend=pyroute2) although pyroute2 is here and did it before")
 @pytest.mark.parametrize("what, change, expected", LAMINAR_KEPT_BY_AUTO, ids=[c[0] for c in LAMINAR_KEPT_BY_AUTO])
 def test_module_with_backend_auto_replaces_a_laminar_endpoint_where_ip_cannot_set_laminar(
         ns, module_runner, what, change, expected):
-    if backend_can_set(ns, "iproute2", "laminar"):
-        pytest.skip("this ip can set laminar")
+    """The plan deletes the endpoint and adds it again with laminar: auto counts the flags
+    of the endpoints the kernel holds, not only those asked for."""
     run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "dev": "e1", "flags": ["subflow", "laminar"]}])
     result = module_runner("mptcp_endpoint", dict({"netns": ns.name, "address": "198.18.1.1"}, **change))
     assert "failed" not in result, result["msg"]
-    assert result["backend"] == "pyroute2"
+    assert result["backend"] == ("iproute2" if backend_can_set(ns, "iproute2", "laminar") else "pyroute2")
     assert oracle(ns) == {("198.18.1.1", 0): expected}
+
+
+def test_module_with_backend_auto_deletes_a_laminar_endpoint_it_could_add_back(ns, module_runner):
+    """An exclusive run deletes a laminar endpoint before a step that may be refused:
+    undoing the delete needs a backend that can add laminar back."""
+    run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "dev": "e1", "flags": ["subflow", "laminar"]}])
+    result = module_runner("mptcp_endpoint", {"netns": ns.name, "exclusive": True,
+                                              "endpoints": [{"address": "198.18.2.1", "flags": ["signal"]}]})
+    assert "failed" not in result, result["msg"]
+    assert result["backend"] == ("iproute2" if backend_can_set(ns, "iproute2", "laminar") else "pyroute2")
+    assert list(oracle(ns)) == [("198.18.2.1", 0)]
 
 
 def test_module_check_mode_predicts_and_changes_nothing(ns, backend, module_runner):

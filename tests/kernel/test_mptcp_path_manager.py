@@ -349,9 +349,6 @@ def test_a_bad_input_is_refused_naming_its_value_and_nothing_is_touched(busy, ba
     assert state(busy) == before
 
 
-@pytest.mark.xfail(strict=True, reason="ansible-core (seen with 2.18.19) fails with a traceback on a dict option with "
-                   "suboptions given a number, a boolean or a list of numbers (TypeError in set_fallbacks): the "
-                   "module's `limits` reaches that before the module's own code can refuse it")
 @pytest.mark.parametrize("limits", [2, True, [2, 0]], ids=["a number", "a boolean", "a list of numbers"])
 def test_limits_not_a_dict_are_refused_cleanly(busy, module_runner, limits):
     before = state(busy)

@@ -229,5 +229,5 @@ def test_endpoint_flags_needed():
     wanted = validate_endpoints([{"address": "10.0.0.1", "flags": ["subflow", "backup"]},
                                  {"address": "10.0.0.2"}], "present")
     assert endpoint_flags_needed(wanted, "present") == {"subflow", "backup"}
-    assert endpoint_flags_needed(wanted, "absent") is None
+    assert endpoint_flags_needed(wanted, "absent") == set()
     assert endpoint_flags_needed(None, "present") is None

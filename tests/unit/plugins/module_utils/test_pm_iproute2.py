@@ -229,11 +229,30 @@ class StandInPyroute2:
 def test_auto_takes_ip_where_it_does_all_that_is_asked_else_pyroute2(monkeypatch, usage, endpoint_flags, chosen):
     monkeypatch.setattr(pm_backend, "unusable_reason", lambda: None)
     monkeypatch.setattr(pm_backend, "Pyroute2Backend", StandInPyroute2)
-    fake = FakeIp({("mptcp", "help"): (255, "", usage), ("-V",): (0, "ip utility, iproute2-x\n", "")})
+    fake = FakeIp({("mptcp", "help"): (255, "", usage), ("-V",): (0, "ip utility, iproute2-x\n", ""),
+                   ("-j", "mptcp", "endpoint", "show"): (0, "[]", "")})
     opened = pm_backend.open_backend("auto", None, fake, "/usr/sbin/ip", endpoint_flags)
     assert opened.name == chosen
-    # Only `ip` was asked what it knows: nothing was read or changed to choose.
-    assert all(argv[1:] in (["mptcp", "help"], ["-V"]) for argv in fake.calls)
+    # Only read to choose: what `ip` knows, and the endpoints where endpoints are written.
+    assert all(argv[1:] in (["mptcp", "help"], ["-V"], ["-j", "mptcp", "endpoint", "show"]) for argv in fake.calls)
+
+
+@pytest.mark.parametrize("state_flags, endpoint_flags, chosen", [
+    # An endpoint the kernel holds with laminar (which iproute2 6.1 cannot set): changing it,
+    # or undoing its deletion, adds it again with laminar.
+    ('"subflow":true,"rawflags":"20"', {"subflow"}, "pyroute2"),
+    ('"subflow":true,"rawflags":"20"', set(), "pyroute2"),
+    ('"subflow":true,"rawflags":"20"', None, "iproute2"),  # limits only
+    # Implicit endpoints are the kernel's own: never added again.
+    ('"rawflags":"10"', {"subflow"}, "iproute2"),
+    ('"signal":true', {"subflow"}, "iproute2"),
+])
+def test_auto_counts_the_flags_of_the_endpoints_held(monkeypatch, state_flags, endpoint_flags, chosen):
+    monkeypatch.setattr(pm_backend, "unusable_reason", lambda: None)
+    monkeypatch.setattr(pm_backend, "Pyroute2Backend", StandInPyroute2)
+    fake = FakeIp({("mptcp", "help"): (255, "", USAGE_6_1), ("-V",): (0, "ip utility, iproute2-6.1.0\n", ""),
+                   ("-j", "mptcp", "endpoint", "show"): (0, '[{"address":"198.18.2.1","id":1,%s}]' % state_flags, "")})
+    assert pm_backend.open_backend("auto", None, fake, "/usr/sbin/ip", endpoint_flags).name == chosen
 
 
 def test_auto_without_pyroute2_keeps_ip_even_where_it_lacks_something(monkeypatch):
