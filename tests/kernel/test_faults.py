@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from backend_faults import RemovesALink
+
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
@@ -153,27 +155,6 @@ def test_with_an_ip_without_mptcp_auto_uses_pyroute2(make_host, module_runner, o
         assert result["backend"] == "pyroute2" and "failed" not in result, result
         module_runner(module, dict(args, netns=twin.name, backend="iproute2"))
     assert kernel_state(host) == kernel_state(twin)
-
-
-class RemovesALink:
-    """A backend that deletes `link` just before its first write: the interface is gone
-    between the plan (which checked it) and the step that needs it."""
-
-    def __init__(self, backend, ns, link):
-        self.backend, self.ns, self.link = backend, ns, link
-        for name in ("add_endpoint", "delete_endpoint", "set_endpoint_flags"):
-            setattr(self, name, self._first_write(getattr(backend, name)))
-
-    def _first_write(self, method):
-        def write(*args):
-            if self.link:
-                self.ns.ip("link", "delete", self.link)
-                self.link = None
-            return method(*args)
-        return write
-
-    def __getattr__(self, name):
-        return getattr(self.backend, name)
 
 
 @pytest.mark.parametrize("backend", ["pyroute2", "iproute2"])

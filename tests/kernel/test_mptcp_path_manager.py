@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from backend_faults import RemovesALink
+
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_path_manager
@@ -243,28 +245,6 @@ def test_exclusive_without_endpoints_removes_every_endpoint_but_the_implicit_one
 
 
 # --- a step refused mid-batch undoes the whole batch, limits included -----------------------
-
-class RemovesALink:
-    """A backend that deletes `link` just before its first endpoint write (the limits are
-    set before it): the interface is gone between the plan (which checked it) and the
-    step that needs it."""
-
-    def __init__(self, backend, ns, link):
-        self.backend, self.ns, self.link = backend, ns, link
-        for name in ("add_endpoint", "delete_endpoint", "set_endpoint_flags"):
-            setattr(self, name, self._first_write(getattr(backend, name)))
-
-    def _first_write(self, method):
-        def write(*args):
-            if self.link:
-                self.ns.ip("link", "delete", self.link)
-                self.link = None
-            return method(*args)
-        return write
-
-    def __getattr__(self, name):
-        return getattr(self.backend, name)
-
 
 def test_an_interface_removed_before_its_endpoint_is_added_undoes_the_limits_too(busy, backend):
     before = state(busy)
