@@ -181,15 +181,11 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-# The connection every run uses (--connection): the lab's, or another one to compare.
-CONNECTION = ["podman_pipelining"]
-
-
-def playbook(inventory, what, report_dir, *extra, cgroups=()):
-    """One run: wall seconds, its output, and the CPU seconds it cost on the control node
-    (ansible-playbook, its workers and the podman commands they run) and in the hosts."""
-    argv = ([os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-e", "ansible_connection=" + CONNECTION[0]]
-            + list(extra) + PLAYBOOKS[what])
+def playbook(target, what, report_dir, *extra, cgroups=()):
+    """One run on `target` (the arguments naming the hosts and how to reach them): wall
+    seconds, its output, and the CPU seconds it cost on the control node (ansible-playbook,
+    its workers and the podman commands they run) and in the hosts."""
+    argv = [os.path.join(BIN, "ansible-playbook")] + target + list(extra) + PLAYBOOKS[what]
     extra_env = {}
     if what == "drift":
         extra_env = dict(ANSIBLE_CALLBACKS_ENABLED="mptcp.linux.drift_report", MPTCP_DRIFT_REPORT_DIR=report_dir)
@@ -206,10 +202,10 @@ def changed_hosts(stdout):
     return sorted(host for host, changed, _u, _f in RECAP.findall(stdout) if int(changed))
 
 
-def count_calls(inventory, what, report_dir, hosts):
+def count_calls(target, what, report_dir, hosts):
     """Module calls and remote commands (podman exec, which is what a round trip is on
     this connection) per host, from a -vvv run limited to `hosts`."""
-    _seconds, stdout, _cpu = playbook(inventory, what, report_dir, "-vvv", "--limit", ",".join(hosts))
+    _seconds, stdout, _cpu = playbook(target, what, report_dir, "-vvv", "--limit", ",".join(hosts))
     calls = dict((host, 0) for host in hosts)
     commands = dict((host, 0) for host in hosts)
     for line in stdout.splitlines():
@@ -221,24 +217,24 @@ def count_calls(inventory, what, report_dir, hosts):
     return calls, commands
 
 
-def measure(size, repeat, name, subnets, report_dir, log):
+def measure(size, repeat, name, subnets, connection, report_dir, log):
     result = dict(hosts=size, runs=dict((what, []) for what in PLAYBOOKS), cpu=dict((what, []) for what in PLAYBOOKS),
                   changed={})
     names = [spec.split("=")[0] for spec in host_specs(name, size)]
-    inventory = cgroups = None
+    target = cgroups = None
     for rep in range(repeat):
         lab(name, "down")
-        inventory = lab_up(name, size, subnets)
+        target = ["-i", lab_up(name, size, subnets), "-e", "ansible_connection=" + connection]
         cgroups = cgroup_usage_files(names)
-        seconds, _stdout, cpu = playbook(inventory, "first", report_dir, cgroups=cgroups)
+        seconds, _stdout, cpu = playbook(target, "first", report_dir, cgroups=cgroups)
         result["runs"]["first"].append(seconds)
         result["cpu"]["first"].append(cpu)
         log("%2d hosts: %-8s %d/%d: %5.1f s  (CPU %.1f s control node, %.1f s hosts)"
             % (size, "first", rep + 1, repeat, seconds, cpu["control"], cpu["hosts"]))
-    playbook(inventory, "baseline", report_dir)  # its own first run: mptcpize enable, a restart
+    playbook(target, "baseline", report_dir)  # its own first run: mptcpize enable, a restart
     for rep in range(repeat):
         for what in TAKING_TURNS:
-            seconds, stdout, cpu = playbook(inventory, what, report_dir, cgroups=cgroups)
+            seconds, stdout, cpu = playbook(target, what, report_dir, cgroups=cgroups)
             result["runs"][what].append(seconds)
             result["cpu"][what].append(cpu)
             if what in ("idem", "drift"):
@@ -250,7 +246,7 @@ def measure(size, repeat, name, subnets, report_dir, log):
     sample = names[:2]
     result["calls"], result["commands"] = {}, {}
     for what in TAKING_TURNS:
-        calls, commands = count_calls(inventory, what, report_dir, sample)
+        calls, commands = count_calls(target, what, report_dir, sample)
         result["calls"][what], result["commands"][what] = calls, commands
     result["median"] = dict((what, statistics.median(times)) for what, times in result["runs"].items())
     result["cpu_per_host"] = dict((what, statistics.median(c["control"] + c["hosts"] for c in cpus) / size)
@@ -311,14 +307,13 @@ def main(argv=None):
     parser.add_argument("--hosts", type=int, nargs="+", default=[8], help="fleet sizes (default 8)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
     parser.add_argument("--name", default="bench-fleet", help="the lab's name")
-    parser.add_argument("--connection", default=CONNECTION[0],
+    parser.add_argument("--connection", default="podman_pipelining",
                         help="the connection plugin (default podman_pipelining, the lab's: podman exec with "
                              "pipelining, one podman command per module call; containers.podman.podman: six)")
     parser.add_argument("--subnet", action="append", dest="subnets",
                         help="the lab's two subnets (default 198.18.131.0/24 198.18.132.0/24)")
     args = parser.parse_args(argv)
     subnets = args.subnets or ["198.18.131.0/24", "198.18.132.0/24"]
-    CONNECTION[0] = args.connection
     if any(size < 2 or size > 100 for size in args.hosts) or args.repeat < 1:
         parser.error("sizes from 2 to 100 hosts, --repeat 1 or more")
 
@@ -335,7 +330,7 @@ def main(argv=None):
     failure = None
     try:
         for size in sorted(args.hosts):
-            results.append(measure(size, args.repeat, args.name, subnets, report_dir, log))
+            results.append(measure(size, args.repeat, args.name, subnets, args.connection, report_dir, log))
     except (BenchError, OSError, subprocess.SubprocessError) as error:
         # A lab taken down under the benchmark (lab.py down-all) shows as a missing file.
         failure = "benchmark failed: %s" % error
@@ -345,7 +340,7 @@ def main(argv=None):
         print(failure, file=sys.stderr)
         if not results:
             return 1
-    text = "Connection: %s\n%s" % (CONNECTION[0], report(results))
+    text = "Connection: %s\n%s" % (args.connection, report(results))
     print("\n" + text)
     print("(%.0f s in all, load average now %s)" % (time.monotonic() - started, " ".join(
         "%.1f" % load for load in os.getloadavg())))

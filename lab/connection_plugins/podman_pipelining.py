@@ -66,12 +66,12 @@ class Connection(PodmanConnection):
     has_pipelining = True
 
     def _connect(self):
-        # No `podman mount` here: only file copies need the mount point (_mounted).
+        # No `podman mount` here: only file copies need the mount point (_mount).
         ConnectionBase._connect(self)
         self._connected = True
         return self
 
-    def _mounted(self):
+    def _mount(self):
         if self._mount_point is None:
             PodmanConnection._connect(self)
 
@@ -83,9 +83,9 @@ class Connection(PodmanConnection):
         return self._podman(args, shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
 
     def put_file(self, in_path, out_path):
-        self._mounted()
+        self._mount()
         PodmanConnection.put_file(self, in_path, out_path)
 
     def fetch_file(self, in_path, out_path):
-        self._mounted()
+        self._mount()
         PodmanConnection.fetch_file(self, in_path, out_path)

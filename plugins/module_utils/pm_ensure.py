@@ -56,41 +56,36 @@ def ensure_path_manager(backend, check_mode, netns=None, limits=None, endpoints=
     endpoints wanted (validated; None leaves them alone), to be `state`, the others removed
     where `exclusive`. Limits and endpoints are one batch: a refusal or a read-back that
     differs from the plan undoes both."""
-    plans = []
+    limits_plan = endpoints_plan = None
     if limits is not None:
         limits_plan = plan_limits(backend.read_limits(), limits)
-        plans.append(limits_plan)
     if endpoints is not None:
-        current = backend.read_endpoints()
         links = backend.links() if any(spec["dev"] for spec in endpoints) else None
-        endpoints_plan = plan_endpoints(current, endpoints, state, exclusive, backend.capabilities(), links, netns)
-        plans.append(endpoints_plan)
+        endpoints_plan = plan_endpoints(backend.read_endpoints(), endpoints, state, exclusive,
+                                        backend.capabilities(), links, netns)
+    plans = [plan for plan in (limits_plan, endpoints_plan) if plan is not None]
     actions = [action for plan in plans for action in plan.actions]
-    limits_after = limits_plan.after if limits is not None else None
-    endpoints_after = endpoints_plan.after if endpoints is not None else None
+    # What a real run leaves: the plan's, read back from the kernel once applied.
+    after = dict((name, plan.after) for name, plan in (("limits", limits_plan), ("endpoints", endpoints_plan))
+                 if plan is not None)
     if actions and not check_mode:
         done = apply_actions(backend, actions)
         problems = []
-        if limits is not None:
-            limits_after = backend.read_limits()
-            if limits_after != limits_plan.after:
-                problems.append("the kernel holds limits %s instead of %s" % (limits_after, limits_plan.after))
-        if endpoints is not None:
-            endpoints_after = sort_endpoints(backend.read_endpoints())
-            mismatch = endpoints_mismatch(endpoints_plan.after, endpoints_after)
+        if limits_plan is not None:
+            after["limits"] = backend.read_limits()
+            if after["limits"] != limits_plan.after:
+                problems.append("the kernel holds limits %s instead of %s" % (after["limits"], limits_plan.after))
+        if endpoints_plan is not None:
+            after["endpoints"] = sort_endpoints(backend.read_endpoints())
+            mismatch = endpoints_mismatch(endpoints_plan.after, after["endpoints"])
             if mismatch:
                 problems.append("after applying, the kernel shows: %s" % mismatch)
         if problems:
             rollback_all(backend, done, "; ".join(problems))
-    result = {"changed": bool(actions), "changes": [action["line"] for action in actions],
-              "backend": backend.name, "warnings": [w for plan in plans for w in plan.warnings],
-              "diff": path_manager_diff(netns, limits_plan.before if limits is not None else None, limits_after,
-                                        endpoints_plan.before if endpoints is not None else None, endpoints_after)}
-    if limits is not None:
-        result["limits"] = limits_after
-    if endpoints is not None:
-        result["endpoints"] = endpoints_after
-    return result
+    diff = path_manager_diff(netns, limits_plan.before if limits_plan else None, after.get("limits"),
+                             endpoints_plan.before if endpoints_plan else None, after.get("endpoints"))
+    return dict(after, changed=bool(actions), changes=[action["line"] for action in actions], backend=backend.name,
+                warnings=[warning for plan in plans for warning in plan.warnings], diff=diff)
 
 
 def ensure_limits(backend, wanted, check_mode, netns=None):
@@ -124,8 +119,9 @@ def run_module(module, work, endpoint_flags=None):
     endpoint_flags: see endpoint_flags_needed."""
     backend = None
     try:
-        backend = open_module_backend(module, endpoint_flags)
+        # The backend is chosen under the lock too: auto reads the endpoints to choose.
         with path_manager_lock(module.params.get("netns"), module.check_mode):
+            backend = open_module_backend(module, endpoint_flags)
             result = work(backend)
     except MptcpError as exc:
         module.fail_json(msg="%s" % exc, backend=backend.name if backend else None)

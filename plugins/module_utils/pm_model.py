@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible.module_utils.common.validation import check_type_int
+
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 
 # MPTCP_PM_ADDR_FLAG_* in bit order (include/uapi/linux/mptcp.h).
@@ -150,9 +152,10 @@ def validate_limits_option(value, label="limits"):
     given = {}
     for name in LIMIT_NAMES:
         number = value.get(name)
-        # A templated number arrives as a string ("1"): taken as Ansible's int options take it.
-        if isinstance(number, str) and number.strip().isdigit():
-            number = int(number)
+        try:  # a templated number arrives as a string ("1"): taken as Ansible's int options take it
+            number = None if number is None else check_type_int(number)
+        except TypeError:
+            pass  # validate_limits names it
         given[name] = number
     return validate_limits(label=label + ".", **given)
 

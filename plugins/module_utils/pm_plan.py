@@ -64,14 +64,6 @@ def _endpoint_lines(endpoints):
     return [describe_endpoint(e) for e in sorted(endpoints, key=key_order)]
 
 
-def endpoints_diff(before, after, netns=None):
-    return path_manager_diff(netns, endpoints_before=before, endpoints_after=after)
-
-
-def limits_diff(before, after, netns=None):
-    return path_manager_diff(netns, before, after)
-
-
 def path_manager_diff(netns=None, limits_before=None, limits_after=None, endpoints_before=None,
                       endpoints_after=None):
     """Ansible's diff of the limits, the endpoints or both (None: not part of the run)."""

@@ -52,7 +52,8 @@ _LOADED = {}
 
 
 def _pyroute2():
-    """{'MPTCP', 'mptcp_msg', 'NetlinkError'} from pyroute2, or {'error': why not}."""
+    """{'MPTCP', 'mptcp_msg'} from pyroute2, or {'error': why not}; pyroute2's NetlinkError
+    replaces the stand-in above, for the except clauses."""
     global NetlinkError
     if not _LOADED:
         try:
@@ -63,7 +64,7 @@ def _pyroute2():
             _LOADED["error"] = "%s" % exc
         else:
             NetlinkError = error_class
-            _LOADED.update(MPTCP=MPTCP, mptcp_msg=mptcp_msg, NetlinkError=error_class)
+            _LOADED.update(MPTCP=MPTCP, mptcp_msg=mptcp_msg)
     return _LOADED
 
 

@@ -170,7 +170,7 @@ def test_reads_and_writes_go_by_uuid_as_argument_lists():
         ("/usr/bin/nmcli", "device", "reapply", "mpt0"): (0, "Connection successfully reapplied\n", ""),
         ("/usr/bin/nmcli", "connection", "up", "uuid", odd_uuid, "ifname", "mpt0"): (0, "", ""),
     })
-    assert client.read_flags(odd_uuid) == frozenset(["also-without-default-route", "signal", "subflow"])
+    assert client.read_flags_of([odd_uuid]) == {odd_uuid: frozenset(["also-without-default-route", "signal", "subflow"])}
     client.write_flags(odd_uuid, frozenset(["signal", "subflow"]))
     client.write_flags(odd_uuid, frozenset())
     client.reapply("mpt0")

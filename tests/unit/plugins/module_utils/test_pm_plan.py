@@ -13,8 +13,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import (
     Capabilities,
-    endpoints_diff,
-    limits_diff,
+    path_manager_diff,
     plan_endpoints,
     plan_limits,
 )
@@ -189,7 +188,8 @@ def test_an_implicit_endpoint_may_be_deleted_first_since_the_kernel_makes_it_aga
 
 
 def test_endpoints_diff_lists_one_line_per_endpoint_in_address_order():
-    diff = endpoints_diff([ep("10.0.0.2", 1, "signal")], [ep("10.0.0.10", None, "subflow"), ep("10.0.0.2", 1)], "ns1")
+    diff = path_manager_diff("ns1", endpoints_before=[ep("10.0.0.2", 1, "signal")],
+                             endpoints_after=[ep("10.0.0.10", None, "subflow"), ep("10.0.0.2", 1)])
     assert diff == {
         "before": {"endpoints": ["10.0.0.2 id 1 signal"]},
         "after": {"endpoints": ["10.0.0.2 id 1", "10.0.0.10 subflow"]},
@@ -214,6 +214,6 @@ def test_plan_limits(wanted, changes, after):
 
 
 def test_limits_diff():
-    assert limits_diff({"subflows": 2, "add_addr_accepted": 0}, {"subflows": 3, "add_addr_accepted": 0}) == {
+    assert path_manager_diff(None, {"subflows": 2, "add_addr_accepted": 0}, {"subflows": 3, "add_addr_accepted": 0}) == {
         "before": {"add_addr_accepted": 0, "subflows": 2}, "after": {"add_addr_accepted": 0, "subflows": 3},
         "before_header": "MPTCP limits before", "after_header": "MPTCP limits after"}
