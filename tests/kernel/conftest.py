@@ -3,10 +3,12 @@ way to run the collection's modules through Ansible itself (argument handling an
 values tested for real), inside or against that namespace."""
 
 import ast
+import hashlib
 import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -288,3 +290,83 @@ def run_examples(module, substitutions=(), inside_netns=None):
 def private_mounts():
     """private_mounts(before, after=()) -> an argv prefix for run_module's `wrap`."""
     return private_mounts_argv
+
+
+# --- the machine these tests run on is left as it was ---------------------------------------
+# Kernel tests work in namespaces and temporary directories only. This guard snapshots what
+# a test reaching outside them would change (the files the role and modules write by
+# default, and the MPTCP state of the namespace the session runs in, which a module run
+# without netns changes) before the first kernel test and after the last, and fails the
+# session naming each difference.
+GUARDED_TREES = ("/etc/systemd", "/etc/sysctl.d", "/etc/NetworkManager")
+
+
+def _file_entry(path):
+    """What the guard compares of one path: type, mode, owner, and a regular file's size
+    and sha256 or a symlink's target."""
+    info = os.lstat(path)
+    entry = (stat.filemode(info.st_mode), info.st_uid, info.st_gid)
+    if stat.S_ISLNK(info.st_mode):
+        return entry + ("->", os.readlink(path))
+    if stat.S_ISREG(info.st_mode):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(block)
+        return entry + (info.st_size, digest.hexdigest())
+    return entry
+
+
+def _tree_state(root):
+    """{path: entry} of every path under root (root itself included); absent: {root: "absent"}."""
+    if not os.path.lexists(root):
+        return {root: "absent"}
+    state = {root: _file_entry(root)}
+    for directory, dirs, files in os.walk(root, onerror=lambda exc: state.update({exc.filename: repr(exc)})):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            try:
+                state[path] = _file_entry(path)
+            except OSError as exc:
+                state[path] = "unreadable: %s" % exc.strerror
+    return state
+
+
+def _mptcp_state():
+    """The MPTCP state of the namespace the session runs in, read with the kernel's files and `ip`."""
+    state = {}
+    directory = "/proc/sys/net/mptcp"
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else ():
+        with open(os.path.join(directory, name)) as handle:
+            state[os.path.join(directory, name)] = handle.read().strip()
+    for argv in (["ip", "mptcp", "limits", "show"], ["ip", "-j", "mptcp", "endpoint", "show"]):
+        result = _run(argv, check=False)
+        state[" ".join(argv)] = (result.returncode, result.stdout.strip(), result.stderr.strip())
+    return state
+
+
+def machine_state():
+    state = {}
+    for root in GUARDED_TREES:
+        state.update(_tree_state(root))
+    state.update(_mptcp_state())
+    return state
+
+
+def machine_changes(before, after):
+    """One line per path or value that differs: what it was and what it is now."""
+    missing = "(not there)"
+    return ["%s: %s -> %s" % (key, before.get(key, missing), after.get(key, missing))
+            for key in sorted(set(before) | set(after)) if before.get(key, missing) != after.get(key, missing)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def machine_left_alone():
+    """Fails the session (an error at the teardown of its last test) if the kernel tests
+    changed this machine's guarded files or its own MPTCP state."""
+    before = machine_state()
+    yield
+    changes = machine_changes(before, machine_state())
+    if changes:
+        pytest.fail("the kernel tests changed the machine they run on (outside namespaces and "
+                    "temporary directories):\n  " + "\n  ".join(changes), pytrace=False)
