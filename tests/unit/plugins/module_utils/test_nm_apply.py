@@ -193,6 +193,36 @@ def test_diff_shows_profiles_and_devices_as_ordered_lists():
     assert tracker.changed
 
 
+# nmcli prints a set in bit order, which is not the alphabetical one for these (recorded
+# from NetworkManager 1.42 and 1.52: "0x60 (subflow, backup)", "0x7e (enabled,
+# also-without-sysctl, also-without-default-route, signal, subflow, backup)").
+SUBFLOW_BACKUP = ["subflow", "backup"]
+MANY = ["enabled", "also-without-sysctl", "also-without-default-route", "signal", "subflow", "backup"]
+
+
+def test_diff_lists_are_in_bit_order_not_alphabetical():
+    client = _client(saved1=F(SUBFLOW_BACKUP), running1=F(SUBFLOW_BACKUP))
+    tracker = track(_plans(client, MANY))
+    assert tracker.diff() == {
+        "before": {"lab-eth1": SUBFLOW_BACKUP, "lab-eth1 on eth1": SUBFLOW_BACKUP},
+        "after": {"lab-eth1": MANY, "lab-eth1 on eth1": MANY},
+    }
+    assert sorted(MANY) != MANY and sorted(SUBFLOW_BACKUP) != SUBFLOW_BACKUP
+
+
+def test_reported_profiles_list_flags_in_bit_order():
+    client = _client(saved1=F(SUBFLOW_BACKUP), running1=F(SUBFLOW_BACKUP))
+    plans = _plans(client, ["fullmesh", "enabled", "also-without-sysctl"])
+    write_profiles(client, plans)
+    apply_devices(client, plans)
+    profiles, warnings = report_profiles(plans, client, applied=True)
+    assert warnings == []
+    assert profiles == [dict(name="lab-eth1", uuid="u-1", devices=["eth1"], flags_before=SUBFLOW_BACKUP,
+                             flags_after=["enabled", "also-without-sysctl", "fullmesh"],
+                             running={"eth1": ["enabled", "also-without-sysctl", "fullmesh"]},
+                             applied="reapply")]
+
+
 def test_diff_with_apply_none_shows_the_device_keeps_its_flags():
     tracker = track(_plans(_client(), ["signal"], mode="none"))
     assert tracker.diff()["after"] == {"lab-eth1": ["signal"], "lab-eth1 on eth1": []}
@@ -380,6 +410,24 @@ class BrokenHost(FakeHost):
 
 
 def test_check_outcome_after_applying_warns_instead_of_failing_on_read_errors():
+    """After applying (the profiles are saved and applied already), a device gone and
+    endpoints that cannot be read are warnings: failing would report a change as an
+    error. Endpoints not read are not reported as missing either."""
+    client = _client()
+    plans = _plans(client, ["signal"], profiles=(ETH0, ETH1))
+    write_profiles(client, plans)
+    apply_devices(client, plans)
+    # The path named: both devices were applied to, so their endpoints are waited for.
+    assert [plan.apply_devices for plan in plans] == [["eth0"], ["eth1"]]
+    warnings, endpoints = check_outcome(plans, effective_flags(plans, client), BrokenHost(), applied=True)
+    assert endpoints == []
+    assert warnings == ['cannot read the addresses of eth0: ip -j address show dev eth0 exited 1: '
+                        'Device "eth0" does not exist.',
+                        'cannot read the MPTCP endpoints: ip -j mptcp endpoint show exited 255: '
+                        'Object "mptcp" is unknown']
+
+
+def test_check_outcome_in_check_mode_warns_instead_of_failing_on_read_errors():
     client = _client()
     plans = _plans(client, ["signal"], profiles=(ETH0, ETH1))
     warnings, endpoints = check_outcome(plans, effective_flags(plans, client), BrokenHost(), applied=False)

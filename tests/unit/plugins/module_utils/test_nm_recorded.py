@@ -17,7 +17,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import (
     parse_status,
     split_terse,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import parse_flags, parse_version
+from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import ordered, parse_flags, parse_version
 from ansible_collections.mptcp.linux.plugins.module_utils.nm_host import has_default_route, parse_addresses
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import parse_endpoints
 
@@ -47,6 +47,21 @@ def test_every_printed_form_reads_as_the_set_that_was_written(recorded, case):
     assert parse_flags(case["g"]) == wanted
     assert parse_flags(split_terse(case["terse"].strip())[1]) == wanted
     assert parse_flags(case["pretty"].split(":", 1)[1]) == wanted
+
+
+@pytest.mark.parametrize("recorded, case", FLAG_CASES, ids=FLAG_IDS)
+def test_flags_are_listed_in_the_order_nmcli_prints_them(recorded, case):
+    """The diff and the returned lists follow NetworkManager's own order, the one nmcli
+    prints in parentheses (bit order; `subflow, backup`, not alphabetical)."""
+    printed = case["pretty"].split(":", 1)[1].strip()
+    names = printed[printed.index("(") + 1:printed.rindex(")")].split(", ")
+    assert ordered(parse_flags(case["g"])) == [name for name in names if name != "default"]
+
+
+def test_some_recorded_sets_are_not_in_alphabetical_order():
+    """Else an alphabetical ordered() would pass the test above."""
+    printed = [case["pretty"] for recorded in RECORDED for case in recorded["flags"]]
+    assert any("(subflow, backup)" in text for text in printed)
 
 
 @pytest.mark.parametrize("recorded", RECORDED, ids=IDS)
