@@ -15,8 +15,8 @@ import pytest
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints
+from this_ip import IP_SIDES, laminar_by, on_side
 
 IP = shutil.which("ip")
 BACKENDS = ["pyroute2", "iproute2"]
@@ -35,10 +35,6 @@ def oracle(netns):
         value |= int(entry.get("rawflags", "0"), 16)
         found[(entry["address"], entry.get("port", 0))] = (entry["id"], entry.get("dev"), value)
     return found
-
-
-def backend_can_set(netns, backend, flag):
-    return backend == "pyroute2" or flag in Iproute2Backend(netns.ip_runner, IP).usage()["flags"]
 
 
 class Watched:
@@ -109,15 +105,16 @@ def test_a_new_namespace_has_no_endpoints_and_an_empty_exclusive_list_keeps_it(n
 
 FLAG_SETS = [["signal"], ["subflow"], ["backup"], ["fullmesh"], ["subflow", "backup"],
              ["subflow", "fullmesh"], ["subflow", "backup", "fullmesh"], ["signal", "backup"],
-             ["signal", "subflow"], ["laminar"], ["subflow", "laminar"], []]
+             ["signal", "subflow"], []]
+LAMINAR_SETS = [["laminar"], ["subflow", "laminar"]]
 
 
-@pytest.mark.parametrize("flags", FLAG_SETS, ids=lambda flags: "-".join(flags) or "none")
-def test_every_flag_is_set_as_asked_and_a_second_run_changes_nothing(ns, backend, flags):
+def flag_ids(flags):
+    return "-".join(flags) or "none"
+
+
+def set_and_again(ns, backend, flags):
     spec = [{"address": "198.18.1.1", "id": 3, "flags": flags}]
-    if not all(backend_can_set(ns, backend, flag) for flag in flags):
-        rejected(ns, backend, spec, "laminar", "cannot set", "backend=pyroute2")
-        return
     first = run(ns, backend, spec)
     assert first["changed"] and first["calls"] == [("add", "198.18.1.1")]
     assert oracle(ns) == {("198.18.1.1", 0): (3, None, bits(*flags))}
@@ -125,6 +122,27 @@ def test_every_flag_is_set_as_asked_and_a_second_run_changes_nothing(ns, backend
     second = run(ns, backend, spec)
     assert (second["changed"], second["changes"], second["calls"]) == (False, [], [])
     assert oracle(ns) == {("198.18.1.1", 0): (3, None, bits(*flags))}
+
+
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=flag_ids)
+def test_every_flag_is_set_as_asked_and_a_second_run_changes_nothing(ns, backend, flags):
+    set_and_again(ns, backend, flags)
+
+
+@pytest.mark.parametrize("flags", LAMINAR_SETS, ids=flag_ids)
+def test_pyroute2_sets_laminar_as_asked(ns, flags):
+    set_and_again(ns, "pyroute2", flags)
+
+
+@IP_SIDES
+@pytest.mark.parametrize("flags", LAMINAR_SETS, ids=flag_ids)
+def test_iproute2_sets_laminar_only_where_ip_knows_it(ns, ip_knows_laminar, flags):
+    on_side(ip_knows_laminar)
+    if ip_knows_laminar:
+        set_and_again(ns, "iproute2", flags)
+    else:
+        rejected(ns, "iproute2", [{"address": "198.18.1.1", "id": 3, "flags": flags}],
+                 "needs flag laminar, which this iproute2", "cannot set", "backend=pyroute2")
 
 
 def test_the_kernel_numbers_endpoints_added_without_an_id(ns, backend):
@@ -211,24 +229,21 @@ def test_an_in_place_change_keeps_laminar(ns, backend):
 REPLACED = [
     ("signal to subflow", ["signal"], {"flags": ["subflow"]}, (7, "e1", bits("subflow"))),
     ("subflow to signal", ["subflow"], {"flags": ["signal"]}, (7, "e1", bits("signal"))),
-    ("laminar added", ["signal"], {"flags": ["signal", "laminar"]}, (7, "e1", bits("signal", "laminar"))),
-    ("laminar removed", ["subflow", "laminar"], {"flags": ["subflow"]}, (7, "e1", bits("subflow"))),
     ("dev", ["signal"], {"dev": "e2"}, (7, "e2", bits("signal"))),
     ("id", ["signal"], {"id": 9}, (9, "e1", bits("signal"))),
 ]
+LAMINAR_REPLACED = [
+    ("laminar added", ["signal"], {"flags": ["signal", "laminar"]}, (7, "e1", bits("signal", "laminar")),
+     ("needs flag laminar", "cannot set")),
+    # Deleting it could not be undone if the add after it failed.
+    ("laminar removed", ["subflow", "laminar"], {"flags": ["subflow"]}, (7, "e1", bits("subflow")),
+     ("has flag laminar", "could not be undone")),
+]
 
 
-@pytest.mark.parametrize("what, before, change, expected", REPLACED, ids=[r[0] for r in REPLACED])
-def test_other_changes_delete_and_add_with_a_warning(ns, backend, what, before, change, expected):
+def replaced(ns, backend, what, before, change, expected):
     run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "flags": before, "dev": "e1"}])
     spec = dict({"address": "198.18.1.1"}, **change)
-    if "laminar" in change.get("flags", []) and not backend_can_set(ns, backend, "laminar"):
-        rejected(ns, backend, [spec], "laminar", "cannot set")
-        return
-    if "laminar" in before and not backend_can_set(ns, backend, "laminar"):
-        # Deleting it could not be undone if the add after it failed.
-        rejected(ns, backend, [spec], "has flag laminar", "could not be undone")
-        return
     result = run(ns, backend, [spec])
     assert result["calls"] == [("delete", "198.18.1.1"), ("add", "198.18.1.1")], what
     assert result["changes"][0].startswith("delete endpoint 198.18.1.1 id 7 %s dev e1: to add it again"
@@ -236,6 +251,30 @@ def test_other_changes_delete_and_add_with_a_warning(ns, backend, what, before, 
     assert len(result["warnings"]) == 1 and "the subflows using it close" in result["warnings"][0]
     assert oracle(ns) == {("198.18.1.1", 0): expected}
     assert not run(ns, backend, [spec])["changed"]
+
+
+@pytest.mark.parametrize("what, before, change, expected", REPLACED, ids=[r[0] for r in REPLACED])
+def test_other_changes_delete_and_add_with_a_warning(ns, backend, what, before, change, expected):
+    replaced(ns, backend, what, before, change, expected)
+
+
+@pytest.mark.parametrize("what, before, change, expected, _refusal", LAMINAR_REPLACED,
+                         ids=[r[0] for r in LAMINAR_REPLACED])
+def test_pyroute2_adds_and_removes_laminar_by_delete_and_add(ns, what, before, change, expected, _refusal):
+    replaced(ns, "pyroute2", what, before, change, expected)
+
+
+@IP_SIDES
+@pytest.mark.parametrize("what, before, change, expected, refusal", LAMINAR_REPLACED,
+                         ids=[r[0] for r in LAMINAR_REPLACED])
+def test_iproute2_adds_and_removes_laminar_only_where_ip_knows_it(ns, ip_knows_laminar, what, before, change,
+                                                                   expected, refusal):
+    on_side(ip_knows_laminar)
+    if ip_knows_laminar:
+        replaced(ns, "iproute2", what, before, change, expected)
+    else:
+        run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "flags": before, "dev": "e1"}])
+        rejected(ns, "iproute2", [dict({"address": "198.18.1.1"}, **change)], *refusal)
 
 
 def test_fields_left_out_are_left_as_they_are(ns, backend):
@@ -442,23 +481,26 @@ def test_module_applies_reports_and_is_idempotent(ns, backend, module_runner):
     assert oracle(ns) == {("198.18.1.1", 0): (1, "e1", 1), ("2001:db8:1::1", 0): (2, None, 6)}
 
 
-def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, module_runner):
+@IP_SIDES
+def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, module_runner,
+                                                                                       ip_knows_laminar):
     """backend=auto takes iproute2 where this `ip` can set every flag asked for or held by an
     endpoint in the kernel and change flags in place, and pyroute2 where it cannot (laminar,
     on iproute2 before 6.19)."""
-    laminar_by = "iproute2" if backend_can_set(ns, "iproute2", "laminar") else "pyroute2"
+    on_side(ip_knows_laminar)
+    laminar = laminar_by(ip_knows_laminar)
     steps = [
         ({"address": "198.18.1.1", "id": 1, "dev": "e1", "flags": ["subflow"]}, "iproute2",
          {("198.18.1.1", 0): (1, "e1", bits("subflow"))}),
         ({"address": "198.18.1.1", "flags": ["subflow", "backup"]}, "iproute2",  # in place
          {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup"))}),
-        ({"address": "198.18.2.1", "id": 2, "flags": ["subflow", "laminar"]}, laminar_by,
+        ({"address": "198.18.2.1", "id": 2, "flags": ["subflow", "laminar"]}, laminar,
          {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup")), ("198.18.2.1", 0): (2, None, bits("subflow", "laminar"))}),
-        ({"address": "198.18.2.1", "flags": ["subflow", "laminar", "fullmesh"]}, laminar_by,  # in place, keeps laminar
+        ({"address": "198.18.2.1", "flags": ["subflow", "laminar", "fullmesh"]}, laminar,  # in place, keeps laminar
          {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup")),
           ("198.18.2.1", 0): (2, None, bits("subflow", "laminar", "fullmesh"))}),
         # Deleting a laminar endpoint: undoing it (a later step refused) adds it back with laminar.
-        ({"id": 2, "state": "absent"}, laminar_by, {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup"))}),
+        ({"id": 2, "state": "absent"}, laminar, {("198.18.1.1", 0): (1, "e1", bits("subflow", "backup"))}),
         # No laminar endpoint left: ip again.
         ({"id": 1, "state": "absent"}, "iproute2", {}),
     ]
@@ -478,26 +520,30 @@ LAMINAR_KEPT_BY_AUTO = [
 ]
 
 
+@IP_SIDES
 @pytest.mark.parametrize("what, change, expected", LAMINAR_KEPT_BY_AUTO, ids=[c[0] for c in LAMINAR_KEPT_BY_AUTO])
 def test_module_with_backend_auto_replaces_a_laminar_endpoint_where_ip_cannot_set_laminar(
-        ns, module_runner, what, change, expected):
+        ns, module_runner, ip_knows_laminar, what, change, expected):
     """The plan deletes the endpoint and adds it again with laminar: auto counts the flags
     of the endpoints the kernel holds, not only those asked for."""
+    on_side(ip_knows_laminar)
     run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "dev": "e1", "flags": ["subflow", "laminar"]}])
     result = module_runner("mptcp_endpoint", dict({"netns": ns.name, "address": "198.18.1.1"}, **change))
     assert "failed" not in result, result["msg"]
-    assert result["backend"] == ("iproute2" if backend_can_set(ns, "iproute2", "laminar") else "pyroute2")
+    assert result["backend"] == laminar_by(ip_knows_laminar)
     assert oracle(ns) == {("198.18.1.1", 0): expected}
 
 
-def test_module_with_backend_auto_deletes_a_laminar_endpoint_it_could_add_back(ns, module_runner):
+@IP_SIDES
+def test_module_with_backend_auto_deletes_a_laminar_endpoint_it_could_add_back(ns, module_runner, ip_knows_laminar):
     """An exclusive run deletes a laminar endpoint before a step that may be refused:
     undoing the delete needs a backend that can add laminar back."""
+    on_side(ip_knows_laminar)
     run(ns, "pyroute2", [{"address": "198.18.1.1", "id": 7, "dev": "e1", "flags": ["subflow", "laminar"]}])
     result = module_runner("mptcp_endpoint", {"netns": ns.name, "exclusive": True,
                                               "endpoints": [{"address": "198.18.2.1", "flags": ["signal"]}]})
     assert "failed" not in result, result["msg"]
-    assert result["backend"] == ("iproute2" if backend_can_set(ns, "iproute2", "laminar") else "pyroute2")
+    assert result["backend"] == laminar_by(ip_knows_laminar)
     assert list(oracle(ns)) == [("198.18.2.1", 0)]
 
 

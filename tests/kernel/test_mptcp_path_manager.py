@@ -16,11 +16,11 @@ import time
 import pytest
 
 from backend_faults import RemovesALink
+from this_ip import IP_SIDES, laminar_by, on_side
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_path_manager
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints, validate_limits
 
 IP = shutil.which("ip")
@@ -49,10 +49,6 @@ def oracle(netns):
 def state(netns):
     """Everything of the path manager the module may touch, as `ip` shows it."""
     return netns.limits(), netns.ip("-j", "mptcp", "endpoint", "show")
-
-
-def ip_can_set(netns, flag):
-    return flag in Iproute2Backend(netns.ip_runner, IP).usage()["flags"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -349,8 +345,9 @@ def test_module_fails_clearly_on_a_missing_namespace(backend, module_runner):
 
 # --- backend=auto ---------------------------------------------------------------------------
 
-def test_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, module_runner):
-    laminar_by = "iproute2" if ip_can_set(ns, "laminar") else "pyroute2"
+@IP_SIDES
+def test_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, module_runner, ip_knows_laminar):
+    on_side(ip_knows_laminar)
     plain = module_runner("mptcp_path_manager", {
         "netns": ns.name, "limits": {"subflows": 3},
         "endpoints": [{"address": "198.18.1.1", "id": 1, "dev": "e1", "flags": ["subflow", "fullmesh"]}]})
@@ -358,7 +355,7 @@ def test_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, 
     laminar = module_runner("mptcp_path_manager", {
         "netns": ns.name, "limits": {"add_addr_accepted": 1},
         "endpoints": [{"address": "198.18.2.1", "id": 2, "flags": ["subflow", "laminar"]}]})
-    assert (laminar["changed"], laminar["backend"]) == (True, laminar_by), laminar
+    assert (laminar["changed"], laminar["backend"]) == (True, laminar_by(ip_knows_laminar)), laminar
     limits_only = module_runner("mptcp_path_manager", {"netns": ns.name, "limits": {"subflows": 4}})
     assert (limits_only["changed"], limits_only["backend"]) == (True, "iproute2"), limits_only
     assert ns.limits() == {"subflows": 4, "add_addr_accepted": 1}
