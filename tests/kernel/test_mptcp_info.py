@@ -212,12 +212,13 @@ def test_module_fails_clearly_on_a_missing_namespace(module_runner):
 def test_a_degraded_host_gets_empty_parts_never_a_failure(module_runner, private_mounts):
     """In a private mount namespace: ip and ss replaced by /dev/null (not executable),
     pyroute2 by an empty directory, /proc/sys/net/mptcp by an empty tmpfs (as on a kernel
-    without MPTCP); this host has no nmcli. The counters still come from the real kernel:
+    without MPTCP), and nmcli, where this machine has one, by /dev/null as well: the same
+    degraded host everywhere. The counters still come from the real kernel:
     /proc/net/netstat cannot be hidden this way."""
-    hide = [["mount", "--bind", "/dev/null", shutil.which("ip")],
-            ["mount", "--bind", "/dev/null", shutil.which("ss")],
-            ["mount", "-t", "tmpfs", "none", os.path.join(SITE_PACKAGES, "pyroute2")],
-            ["mount", "-t", "tmpfs", "none", "/proc/sys/net/mptcp"]]
+    tools = [shutil.which("ip"), shutil.which("ss")] + ([shutil.which("nmcli")] if shutil.which("nmcli") else [])
+    hide = [["mount", "--bind", "/dev/null", path] for path in tools]
+    hide += [["mount", "-t", "tmpfs", "none", os.path.join(SITE_PACKAGES, "pyroute2")],
+             ["mount", "-t", "tmpfs", "none", "/proc/sys/net/mptcp"]]
     result = module_runner("mptcp_info", {"gather_subset": ["all"]}, wrap=private_mounts(hide))
     assert "failed" not in result, json.dumps(result)
     facts = result["ansible_facts"]["mptcp"]

@@ -8,6 +8,8 @@ import socket
 import struct
 
 import pytest
+from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+from pyroute2.netlink.generic import CTRL_CMD_GETFAMILY, GENL_ID_CTRL, ctrlmsg
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
@@ -31,7 +33,8 @@ FAMILY = 28  # what the controller gave mptcp_pm on the recording machine
 
 # What the recording saw (checked against `ip mptcp monitor` of iproute2 6.1, which
 # prints the same words with a narrower name column, "flags=2" for server_side and
-# "UNKNOWN 15/16" for the listener events).
+# "UNKNOWN 15/16" for the listener events: tests/kernel/test_recordings_live.py compares
+# the two on live events).
 CLIENT_LINES = [
     "[         CREATED] token=95765602 remid=0 locid=0 saddr4=198.18.101.2 daddr4=198.18.101.1 sport=47982 dport=5000",
     "[     ESTABLISHED] token=95765602 remid=0 locid=0 saddr4=198.18.101.2 daddr4=198.18.101.1 sport=47982 dport=5000",
@@ -56,18 +59,45 @@ def events(side):
     return found
 
 
-def test_family_reply():
-    messages = parse_messages(bytes.fromhex(RECORDED["client"]["getfamily_reply"]))
+def pyroute2_decoded(data):
+    """The kernel's recorded answer as pyroute2's ctrlmsg decodes it: (type, seq, family id,
+    {group name: id})."""
+    msg = ctrlmsg(data)
+    msg.decode()
+    groups = dict((group.get_attr("CTRL_ATTR_MCAST_GRP_NAME"), group.get_attr("CTRL_ATTR_MCAST_GRP_ID"))
+                  for group in msg.get_attr("CTRL_ATTR_MCAST_GROUPS"))
+    return msg["header"]["type"], msg["header"]["sequence_number"], msg.get_attr("CTRL_ATTR_FAMILY_ID"), groups
+
+
+def test_family_reply_reads_as_pyroute2_reads_it():
+    data = bytes.fromhex(RECORDED["client"]["getfamily_reply"])
+    messages = parse_messages(data)
     assert len(messages) == 1
     kind, _flags, seq, payload = messages[0]
-    assert (kind, seq) == (0x10, 7)
     family, groups = parse_family(payload)
-    assert family == FAMILY
+    assert (kind, seq, family, groups) == pyroute2_decoded(data)
     assert set(groups) == {"mptcp_pm_cmds", "mptcp_pm_events"}
 
 
-def test_request_is_what_was_sent():
-    assert build_getfamily("mptcp_pm", 7).hex() == RECORDED["client"]["getfamily_request"]
+def pyroute2_getfamily(name, seq):
+    """CTRL_CMD_GETFAMILY as pyroute2's own encoder lays it out (GenericNetlinkSocket's
+    discovery, with an ACK asked for as the collection does)."""
+    msg = ctrlmsg()
+    msg["cmd"] = CTRL_CMD_GETFAMILY
+    msg["version"] = 1
+    msg["attrs"].append(["CTRL_ATTR_FAMILY_NAME", name])
+    msg["header"]["type"] = GENL_ID_CTRL
+    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
+    msg["header"]["sequence_number"] = seq
+    msg["header"]["pid"] = 0
+    msg.encode()
+    return bytes(msg.data)
+
+
+# Names whose attribute needs 3, 1, 0 and 2 bytes of padding after the NUL.
+@pytest.mark.parametrize("name, seq", [("mptcp_pm", 7), ("nlctrl", 1), ("abc", 0x7FFFFFFF), ("ab_cd", 8)])
+def test_request_is_the_bytes_pyroute2_encodes(name, seq):
+    assert build_getfamily(name, seq) == pyroute2_getfamily(name, seq)
 
 
 def test_ack_and_enoent():

@@ -52,6 +52,16 @@ ENDPOINTS_JSON = (
     '{"address":"10.1.0.4","id":4,"subflow":true,"rawflags":"20"},'
     '{"address":"10.1.0.5","id":5,"subflow":true,"dev":"if99"}]'
 )
+# `ip mptcp limits show` after `limits set subflows 2 add_addr_accepted 0`, on iproute2 6.1.0.
+LIMITS_SHOWN = "add_addr_accepted 0 subflows 2 \n"
+# What iproute2 6.1.0 says (stderr) when `endpoint add` is refused: a signal endpoint with a
+# port on an address the namespace does not have, an address it has already, a dev it lacks.
+ERRORS_SHOWN = [
+    "Error: create listen socket error: -99.",
+    "Error: too many addresses or duplicate one: -17.",
+    'Error: argument "nosuch" is wrong: device does not exist',
+]
+# tests/kernel/test_recordings_live.py makes each of these again with this machine's ip.
 
 
 @pytest.mark.parametrize("text, flags, change", [
@@ -70,7 +80,7 @@ def test_parse_usage_of_an_iproute2_without_ip_mptcp():
 
 
 def test_parse_limits():
-    assert parse_limits("add_addr_accepted 0 subflows 2 \n") == {"subflows": 2, "add_addr_accepted": 0}
+    assert parse_limits(LIMITS_SHOWN) == {"subflows": 2, "add_addr_accepted": 0}
     with pytest.raises(MptcpError) as caught:
         parse_limits("Error: Generic Netlink family mptcp_pm not found\n")
     assert "cannot read the limits" in str(caught.value)
@@ -89,13 +99,11 @@ def test_parse_endpoints_reads_flags_rawflags_port_and_dev():
         parse_endpoints("10.1.0.1 id 1 signal\n")
 
 
-@pytest.mark.parametrize("text, explained", [
-    ("Error: create listen socket error: -99.",
-     "Error: create listen socket error: -99 (EADDRNOTAVAIL: Cannot assign requested address)"),
-    ("Error: too many addresses or duplicate one: -17.",
-     "Error: too many addresses or duplicate one: -17 (EEXIST: File exists)"),
-    ('Error: argument "nosuch" is wrong: device does not exist', 'Error: argument "nosuch" is wrong: device does not exist'),
-])
+@pytest.mark.parametrize("text, explained", list(zip(ERRORS_SHOWN, [
+    "Error: create listen socket error: -99 (EADDRNOTAVAIL: Cannot assign requested address)",
+    "Error: too many addresses or duplicate one: -17 (EEXIST: File exists)",
+    'Error: argument "nosuch" is wrong: device does not exist',
+])))
 def test_explain_error_names_the_errno(text, explained):
     assert explain_error(text) == explained
 
