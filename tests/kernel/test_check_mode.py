@@ -366,9 +366,9 @@ def nm_host(netns, tmp_path):
 
 def test_nm_check_mode_runs_no_modifying_command_and_reports_the_drift(nm_host, module_runner, private_mounts):
     netns, nm = nm_host
-    # Alphabetical order would differ from NetworkManager's (bit) order for all three.
-    args = {"profiles": [{"name": "lab-eth1", "flags": ["also-without-sysctl", "also-without-default-route",
-                                                          "signal"]},
+    # Both lists are in NetworkManager's (bit) order, which is not the alphabetical one.
+    eth1_flags = ["also-without-sysctl", "also-without-default-route", "signal"]
+    args = {"profiles": [{"name": "lab-eth1", "flags": eth1_flags},
                          {"name": "lab-eth0", "flags": ["subflow", "backup"]}]}
     endpoints_before = netns.endpoints()
     predicted = module_runner("nm_mptcp_flags", args, check_mode=True, inside_netns=netns.name,
@@ -385,12 +385,11 @@ def test_nm_check_mode_runs_no_modifying_command_and_reports_the_drift(nm_host, 
     assert predicted["diff"] == {
         "before": {"lab-eth1": ["subflow", "backup"], "lab-eth1 on eth1": ["subflow", "backup"],
                    "lab-eth0": [], "lab-eth0 on eth0": []},
-        "after": {"lab-eth1": ["also-without-sysctl", "also-without-default-route", "signal"],
-                  "lab-eth1 on eth1": ["also-without-sysctl", "also-without-default-route", "signal"],
+        "after": {"lab-eth1": eth1_flags, "lab-eth1 on eth1": eth1_flags,
                   "lab-eth0": ["subflow", "backup"], "lab-eth0 on eth0": ["subflow", "backup"]}}
     profiles = dict((p["name"], p) for p in predicted["profiles"])
     assert profiles["lab-eth1"]["flags_before"] == ["subflow", "backup"]
-    assert profiles["lab-eth1"]["flags_after"] == ["also-without-sysctl", "also-without-default-route", "signal"]
+    assert profiles["lab-eth1"]["flags_after"] == eth1_flags
     assert profiles["lab-eth1"]["applied"] == "reapply"
     assert profiles["lab-eth0"]["running"] == {"eth0": ["subflow", "backup"]}
     # What the kernel holds now, read through the real `ip` in the namespace.
