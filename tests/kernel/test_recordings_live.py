@@ -8,6 +8,7 @@ Everything runs in a fresh network namespace (tests/kernel/conftest.py)."""
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import sys
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.info_ss import parse_sockets
+from ansible_collections.mptcp.linux.plugins.module_utils.info_tools import parse_iproute2_version
+from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import counter_deltas, parse_netstat
 from ansible_collections.mptcp.linux.plugins.module_utils.netlink import parse_messages
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import EVENT_NAMES, parse_family, resolve_family
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import RECORDED
@@ -249,3 +252,40 @@ def test_ss_of_a_live_connection_parses_to_what_the_socket_says_of_itself(netns)
                  "add_addr_accepted_max"):
         assert client[name] == own[name], name
     assert (own["subflows_max"], own["add_addr_accepted_max"]) == (3, 1)
+
+
+# --- /proc/net/netstat, as nstat (iproute2) reads it ---------------------------------------
+
+def nstat_mptcp(netns, tmp_path):
+    """{counter: value} of MPTcpExt from `nstat -asz -j` in the namespace (absolute values,
+    zeros too, its history file in tmp_path and left alone)."""
+    env = dict(os.environ, NSTAT_HISTORY=str(tmp_path / "nstat.history"))
+    out = subprocess.run(["ip", "netns", "exec", netns.name, "nstat", "-asz", "-j"], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    return dict((name[len("MPTcpExt"):], value) for name, value in json.loads(out)["kernel"].items()
+                if name.startswith("MPTcpExt"))
+
+
+def test_the_counters_parse_as_nstat_reads_them(netns, tmp_path):
+    netns.ip("link", "set", "lo", "up")
+    netns.ip("mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "1")
+    before = parse_netstat(netns.exec("cat", "/proc/net/netstat").stdout)
+    assert before == nstat_mptcp(netns, tmp_path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    subprocess.run(["ip", "netns", "exec", netns.name, sys.executable, "-c", CONNECTION], capture_output=True,
+                   env=env, timeout=60, check=True)
+    after = parse_netstat(netns.exec("cat", "/proc/net/netstat").stdout)
+    assert after == nstat_mptcp(netns, tmp_path)
+    moved = counter_deltas(before, after)
+    # One connection on loopback: both handshakes counted in this namespace.
+    assert (moved["MPCapableSYNTX"], moved["MPCapableSYNRX"], moved["MPCapableSYNACKRX"]) == (1, 1, 1)
+
+
+def test_the_iproute2_version_read_is_the_installed_package():
+    """`ip -V` parsed as mptcp_info reports it, against the package manager's record."""
+    if not shutil.which("dpkg-query"):
+        pytest.skip("no dpkg-query on this machine to say which iproute2 is installed")
+    package = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "iproute2"], capture_output=True, text=True,
+                             check=True).stdout
+    upstream = re.sub(r"^\d+:", "", package).split("-")[0]  # epoch:upstream-debian
+    assert parse_iproute2_version(THIS_IP) == upstream

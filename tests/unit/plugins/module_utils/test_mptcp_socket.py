@@ -114,9 +114,15 @@ def test_socket_refusals_explained(code, words):
     assert words in explain_socket_error(OSError(code, os.strerror(code)), IPPROTO_MPTCP)
 
 
-def test_open_socket_plain_tcp():
-    sock = open_socket(socket.AF_INET, IPPROTO_TCP)
-    sock.close()
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+def test_open_socket_plain_tcp(family):
+    sock = open_socket(family, IPPROTO_TCP)
+    try:
+        # The kernel's word for what it made (SO_PROTOCOL), not Python's memory of the call.
+        assert (sock.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN), sock.type,
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL)) == (family, socket.SOCK_STREAM, IPPROTO_TCP)
+    finally:
+        sock.close()
 
 
 def test_open_socket_refused(monkeypatch):
