@@ -4,13 +4,24 @@ joined by two veth pairs: 198.18.101.0/24 (c1 - s1, the initial path) and 198.18
 address, as the guides set it up (with `ip -n NS mptcp`, not the collection's modules).
 The server runs in the background in its namespace, the client in its own. Every
 transfer is bounded in bytes and seconds; the namespaces, with their links and qdiscs, go
-with the test however it ends."""
+with the test however it ends.
 
+The module reports on itself (subflows, counters, checksum); where a test relies on such a
+claim it also checks it with oracles outside the collection, read by the test itself:
+`ss -Mni` and `ss -tni` sampled while the data flows, the namespaces' MPTcpExt counters in
+/proc/net/netstat, the veth links' byte counters in /sys/class/net, and the data itself
+against a receiver and a sender of the test's own (plain MPTCP sockets, IPPROTO_MPTCP)
+with hashlib on data the test generated and sha256sum on the file a receiver wrote."""
+
+import hashlib
 import json
 import os
+import re
 import subprocess
+import sys
 import tempfile
 import textwrap
+import threading
 import time
 
 import pytest
@@ -22,6 +33,212 @@ SERVER_ADDRESS = "198.18.101.1"
 SIGNALLED = "198.18.102.1"
 # tc as the issue shapes the lab: the same rate on both client links.
 SHAPE = ["tbf", "rate", "50mbit", "burst", "32kbit", "latency", "50ms"]
+
+
+# --- oracles outside the collection -------------------------------------------------------
+
+def netstat(ns):
+    """The namespace's MPTcpExt counters, from /proc/net/netstat as the test reads it."""
+    lines = [line.split() for line in ns.exec("cat", "/proc/net/netstat").stdout.splitlines()
+             if line.startswith("MPTcpExt:")]
+    names, values = lines
+    return dict(zip(names[1:], (int(value) for value in values[1:])))
+
+
+def deltas(before, after):
+    return {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
+
+
+def link_bytes(ns, *links):
+    """{link: (tx_bytes, rx_bytes)} from /sys/class/net (`ip netns exec` mounts the
+    namespace's own sysfs)."""
+    found = {}
+    for link in links:
+        found[link] = tuple(int(ns.exec("cat", "/sys/class/net/%s/statistics/%s" % (link, counter)).stdout)
+                            for counter in ("tx_bytes", "rx_bytes"))
+    return found
+
+
+class Counters:
+    """MPTcpExt and the veth links' bytes on both sides, before and after: .mptcp[side]
+    and .sent[link] (the client's tx bytes of c1, c2) once stopped."""
+
+    def __init__(self, pair):
+        self.pair = pair
+        self._before = self._read()
+
+    def _read(self):
+        return (netstat(self.pair.client), netstat(self.pair.server), link_bytes(self.pair.client, "c1", "c2"))
+
+    def stop(self):
+        client, server, links = self._read()
+        self.mptcp = {"client": deltas(self._before[0], client), "server": deltas(self._before[1], server)}
+        self.sent = {link: links[link][0] - self._before[2][link][0] for link in links}
+        return self
+
+
+class SocketWatch(threading.Thread):
+    """`ss` in the client's namespace, sampled until stopped: the most `subflows:N` that
+    `ss -Mni` showed for an MPTCP connection to the port (extra subflows, the initial one
+    not counted), and every established TCP subflow (`ss -tni`, marked tcp-ulp-mptcp) as
+    (local address, remote address)."""
+
+    SUBFLOWS = re.compile(r"(?<![\w])subflows:(\d+)")
+
+    def __init__(self, ns, port=PORT):
+        threading.Thread.__init__(self, name="ss-watch", daemon=True)
+        self.ns = ns
+        self.port = port
+        self.extra_subflows = 0
+        self.tcp_subflows = set()
+        self.samples = 0
+        self._done = threading.Event()
+
+    def run(self):
+        while not self._done.is_set():
+            mptcp = self.ns.exec("ss", "-HMni", "state", "established", "dport", "= :%d" % self.port).stdout
+            for count in self.SUBFLOWS.findall(mptcp):
+                self.extra_subflows = max(self.extra_subflows, int(count))
+            tcp = self.ns.exec("ss", "-Htni", "state", "established", "dport", "= :%d" % self.port).stdout
+            # ss -H prints each socket on one line, its details on the next one.
+            rows = tcp.splitlines()
+            for row, details in zip(rows, rows[1:] + [""]):
+                words = row.split()
+                if len(words) >= 4 and ":" in words[-1] and "tcp-ulp-mptcp" in details:
+                    self.tcp_subflows.add((words[-2].rsplit(":", 1)[0], words[-1].rsplit(":", 1)[0]))
+            self.samples += 1
+            self._done.wait(0.02)
+
+    def stop(self):
+        self._done.set()
+        self.join(10)
+        return self
+
+
+def assert_both_paths_carried(counters, watch, size):
+    """Two subflows, one per path, and each path carried a real share of the data: what
+    `ss`, the MPTcpExt counters and the links' counters say, never the module's report.
+    Every oracle is checked and each one that disagrees is named in the failure."""
+    problems = []
+    if watch.samples == 0:
+        problems.append("ss: never sampled")
+    if watch.extra_subflows != 1:
+        problems.append("ss -Mni: subflows:%d, expected subflows:1 (one extra)" % watch.extra_subflows)
+    paths = {("198.18.101.2", SERVER_ADDRESS), ("198.18.102.2", SIGNALLED)}
+    if watch.tcp_subflows != paths:
+        problems.append("ss -tni: TCP subflows %s, expected %s" % (sorted(watch.tcp_subflows), sorted(paths)))
+    for side, names in (("client", ("MPCapableSYNTX", "MPJoinSynTx", "MPJoinSynAckRx", "AddAddr")),
+                        ("server", ("MPCapableSYNRX", "MPJoinSynRx", "MPJoinAckRx", "AddAddrTx"))):
+        moved = {name: counters.mptcp[side].get(name, 0) for name in names}
+        if moved != dict.fromkeys(names, 1):
+            problems.append("MPTcpExt of the %s moved %s, expected +1 each" % (side, moved))
+    if sum(counters.sent.values()) < size:
+        problems.append("the links sent %s bytes in all, less than the %d of the data" % (counters.sent, size))
+    for link, sent in sorted(counters.sent.items()):
+        # Both links are shaped to the same rate: a path that carried less than a fifth
+        # of the data was a spare, not a path in use.
+        if sent < size // 5:
+            problems.append("%s sent %d bytes, less than a fifth of the %d of the data" % (link, sent, size))
+    assert problems == [], "\n".join(problems)
+
+
+RECEIVER = r"""
+import hashlib, json, socket, sys
+address, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind((address, port))
+listener.listen(1)
+listener.settimeout(timeout)
+print("listening", flush=True)
+conn, _ = listener.accept()
+conn.settimeout(timeout)
+digest, count = hashlib.sha256(), 0
+with open(path, "wb") as out:
+    while True:
+        data = conn.recv(1 << 16)
+        if not data:
+            break
+        out.write(data)
+        digest.update(data)
+        count += len(data)
+# The one line mptcp_transfer's client reads back; the listener stays open until the
+# client closes, as MP_JOIN SYNs need it.
+conn.sendall(json.dumps({"bytes": count, "digest": digest.hexdigest()}).encode() + b"\n")
+conn.shutdown(socket.SHUT_WR)
+while conn.recv(4096):
+    pass
+"""
+
+SENDER = r"""
+import errno, socket, sys, time
+address, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+deadline = time.monotonic() + timeout
+while True:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
+    sock.settimeout(timeout)
+    try:
+        sock.connect((address, port))
+        break
+    except OSError as exc:
+        sock.close()
+        if exc.errno != errno.ECONNREFUSED or time.monotonic() > deadline:
+            raise
+        time.sleep(0.2)
+with open(path, "rb") as data:
+    while True:
+        chunk = data.read(1 << 16)
+        if not chunk:
+            break
+        sock.sendall(chunk)
+sock.shutdown(socket.SHUT_WR)
+report = b""
+while b"\n" not in report:
+    more = sock.recv(1 << 16)
+    if not more:
+        break
+    report += more
+sys.stdout.write(report.decode("ascii", "replace"))
+"""
+
+
+class Outside:
+    """A receiver or a sender of the test's own (RECEIVER, SENDER) in a namespace, bounded
+    by its timeout, killed after the test if it still runs."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, ns, script, address, port, path, timeout=45):
+        proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", script, address, str(port),
+                                 path, str(timeout)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.started.append(proc)
+        return proc
+
+    def receiver(self, ns, path, address="0.0.0.0", port=PORT):
+        proc = self.start(ns, RECEIVER, address, port, path)
+        assert proc.stdout.readline() == "listening\n", proc.stderr.read()
+        return proc
+
+    def stop(self):
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture
+def outside():
+    made = Outside()
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def sha256sum(path):
+    """The digest as coreutils' sha256sum computes it: another program than the module."""
+    return subprocess.run(["sha256sum", path], capture_output=True, text=True, check=True).stdout.split()[0]
 
 
 class Pair:
@@ -81,7 +298,17 @@ def test_mptcp_with_two_subflows(pair):
     # 8 MiB in ~15 ms: the data can be through before the client's path manager acts on
     # the ADD_ADDR, and then no second subflow is opened at all).
     pair.shape()
-    client, server = pair.transfer(size="8M", seed=3)
+    counters, watch = Counters(pair), SocketWatch(pair.client)
+    watch.start()
+    try:
+        client, server = pair.transfer(size="8M", seed=3)
+    finally:
+        watch.stop()
+    counters.stop()
+    print("\noutside the module: ss subflows:%d, TCP subflows %s, MPTcpExt %s, sent per link %s" % (
+        watch.extra_subflows, sorted(watch.tcp_subflows), counters.mptcp, counters.sent))
+    # First what the kernel and the links say, then what the module says of itself.
+    assert_both_paths_carried(counters, watch, 8 << 20)
     assert not client.get("failed"), client
     assert client["changed"] is False
     assert client["mptcp"] is True and client["fallback"] is False and client["fallback_reason"] is None
@@ -111,6 +338,52 @@ def test_mptcp_with_two_subflows(pair):
     assert types(server)[:2] == ["created", "established"] and "sf_established" in types(server)
     assert all(event.get("server_side") for event in server["events"] if event["type"] == "created")
     print("\nclient events:\n" + "\n".join(event["line"] for event in client["events"]))
+
+
+@pytest.mark.parametrize("fail_interface", [None, "c1", "c2"])
+def test_what_the_module_client_sent_arrived_whole(pair, outside, tmp_path, fail_interface):
+    """The module's client against a receiver of the test's own, which writes what it got
+    to a file: sha256sum of that file is the client's digest, byte for byte, over both
+    paths and with either link taken down mid-transfer (zero bytes lost)."""
+    pair.shape()
+    received = str(tmp_path / "received")
+    receiver = outside.receiver(pair.server, received)
+    counters, watch = Counters(pair), SocketWatch(pair.client)
+    watch.start()
+    try:
+        args = {"fail_interface": fail_interface, "fail_after_fraction": 0.3} if fail_interface else {}
+        client = pair.client_run(size="12M", seed=7, **args)
+    finally:
+        watch.stop()
+    counters.stop()
+    _, err = receiver.communicate(timeout=30)
+    assert receiver.returncode == 0, err
+    assert os.path.getsize(received) == 12 << 20
+    assert sha256sum(received) == client["digest"], story(client)
+    if fail_interface is None:
+        # With a link down for most of the transfer, that path's share is small by design.
+        assert_both_paths_carried(counters, watch, 12 << 20)
+    assert not client.get("failed"), client
+    assert client["checksum_matched"] is True and client["mptcp"] is True
+
+
+def test_what_the_module_server_received_is_what_was_sent(pair, outside, tmp_path):
+    """A sender of the test's own sends data the test generated (os.urandom) to the
+    module's server: the server's report (bytes, digest) is what hashlib says of that data."""
+    pair.shape()
+    data = os.urandom(12 << 20)
+    sent = tmp_path / "sent"
+    sent.write_bytes(data)
+    running = pair.start_server()
+    sender = outside.start(pair.client, SENDER, SERVER_ADDRESS, PORT, str(sent))
+    out, err = sender.communicate(timeout=60)
+    server = running.result(timeout=90)
+    assert sender.returncode == 0, err
+    [seen] = server["connections"]
+    assert (seen["bytes"], seen["digest"]) == (len(data), hashlib.sha256(data).hexdigest())
+    assert json.loads(out) == seen
+    assert not server.get("failed"), server
+    assert seen["mptcp"] is True
 
 
 def test_late_join_still_reaches_the_listener(pair):
