@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -114,6 +115,50 @@ def test_a_device_of_another_namespace_is_not_seen(netns, make_netns):
     other.add_interface("eth7", "198.18.7.10/24")
     assert "error" in read(netns, ("addresses", ["eth7"]))[0]
     assert [tuple(entry) for entry in one(other, "addresses", "eth7")][0] == ("198.18.7.10", 4, True)
+
+
+# A router advertisement of 2001:db8:5::/64 (autonomous), sent on argv[1]: SLAAC makes an
+# address of it, and with use_tempaddr=2 a temporary (privacy) one too.
+_ADVERTISE = """
+import socket, struct, sys
+index = socket.if_nametoindex(sys.argv[1])
+advertisement = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0)
+prefix = struct.pack("!BBBBIII", 3, 4, 64, 0xc0, 86400, 14400, 0) + socket.inet_pton(
+    socket.AF_INET6, "2001:db8:5::")
+sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+sock.sendto(advertisement + prefix, ("ff02::1", 0, 0, index))
+"""
+
+
+def temporary_addresses(netns, device):
+    return [entry["local"] for link in netns.ip_json("-6", "address", "show", "dev", device)
+            for entry in link.get("addr_info", []) if entry.get("temporary")]
+
+
+def test_a_temporary_address_is_no_candidate(make_netns):
+    """Privacy addresses come and go: NetworkManager makes no endpoint for them."""
+    host, router = make_netns(), make_netns()
+    for ns in (host, router):
+        ns.exec("sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0")
+    host.exec("sysctl", "-q", "-w", "net.ipv6.conf.default.use_tempaddr=2")
+    host.link_to(router, "eth1", "peer")
+    # Until the kernel has taken an advertisement; sending fails (ENETUNREACH) until the
+    # peer's link-local address is there.
+    for _attempt in range(100):
+        router.exec(sys.executable, "-c", _ADVERTISE, "peer", check=False)
+        if temporary_addresses(host, "eth1"):
+            break
+        time.sleep(0.1)
+    temporary, = temporary_addresses(host, "eth1")
+    found = [tuple(entry) for entry in one(host, "addresses", "eth1")]
+    assert [(address, family) for address, family, _candidate in found] == addresses_by_ip(host, "eth1")
+    slaac = [address for address, _family, _candidate in found
+             if address.startswith("2001:db8:5:") and address != temporary]
+    assert len(slaac) == 1
+    assert dict((address, candidate) for address, _family, candidate in found) == {
+        temporary: False, slaac[0]: True, link_local(host, "eth1"): False}
 
 
 # --- default routes ----------------------------------------------------------------------
