@@ -268,6 +268,10 @@ elif args[:2] == ["device", "reapply"]:
     p = [p for p in profiles if p["device"] == args[2]][0]
     p["running"] = p["saved"]
     save()
+elif args[:3] == ["connection", "up", "uuid"] and args[4] == "ifname":
+    p = [p for p in profiles if p["uuid"] == args[3] and p["device"] == args[5]][0]
+    p["running"] = p["saved"]
+    save()
 else:
     sys.stderr.write("nmcli double: not handled: %%r\\n" %% (args,))
     sys.exit(2)
@@ -416,11 +420,16 @@ def test_nm_check_mode_runs_no_modifying_command_and_reports_the_drift(nm_host, 
     assert again["changed"] is False, again.get("diff")
 
 
-def test_nm_check_mode_of_a_device_left_behind_applies_nothing(nm_host, module_runner, private_mounts):
+@pytest.mark.parametrize("apply, command", [
+    ("reapply", ["device", "reapply", "eth1"]),
+    ("reactivate", ["connection", "up", "uuid", UUID1, "ifname", "eth1"]),
+])
+def test_nm_check_mode_of_a_device_left_behind_applies_nothing(nm_host, module_runner, private_mounts,
+                                                               apply, command):
     """Saved already, but the device runs other flags (an earlier apply=none): check mode
-    reports the device's drift and does not reapply."""
+    reports the device's drift and does not apply the profile to it."""
     netns, nm = nm_host
-    args = {"name": "lab-eth1", "flags": ["subflow", "backup"], "apply": "reapply"}
+    args = {"name": "lab-eth1", "flags": ["subflow", "backup"], "apply": apply}
     state = nm.state()
     state[0]["running"] = 0x20
     with open(nm.path, "w") as handle:
@@ -433,5 +442,6 @@ def test_nm_check_mode_of_a_device_left_behind_applies_nothing(nm_host, module_r
     assert predicted["diff"]["before"] == {"lab-eth1": ["subflow", "backup"], "lab-eth1 on eth1": ["subflow"]}
     assert predicted["diff"]["after"] == {"lab-eth1": ["subflow", "backup"], "lab-eth1 on eth1": ["subflow", "backup"]}
     real = module_runner("nm_mptcp_flags", args, inside_netns=netns.name, wrap=nm.wrap(private_mounts))
-    assert [call[1:] for call in nm.modifying()] == [["device", "reapply", "eth1"]]
+    assert [call[1:] for call in nm.modifying()] == [command]
     assert real["diff"] == predicted["diff"]
+    assert real["profiles"][0]["applied"] == predicted["profiles"][0]["applied"] == apply
