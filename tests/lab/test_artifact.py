@@ -120,9 +120,9 @@ def test_role_runs_from_the_artifact(installed, own_lab, tmp_path):
     playbook.write_text(yaml.safe_dump([{"hosts": "all", "gather_facts": False,
                                          "roles": [{"role": "mptcp.linux.mptcp", "vars": ROLE_VARS}]}]))
     recaps = []
-    for _ in range(2):
+    for attempt in ("first", "again"):
         proc = own_lab.playbook(str(playbook), **env)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.returncode == 0, "%s run:\n%s%s" % (attempt, proc.stdout, proc.stderr)
         recaps.append(dict((host, recap(proc.stdout, host)) for host in own_lab.hosts))
     for host in own_lab.hosts:
         eth1 = own_lab.address(host, "eth1")
