@@ -267,8 +267,8 @@ def test_pyroute2_adds_and_removes_laminar_by_delete_and_add(ns, what, before, c
 @IP_SIDES
 @pytest.mark.parametrize("what, before, change, expected, refusal", LAMINAR_REPLACED,
                          ids=[r[0] for r in LAMINAR_REPLACED])
-def test_iproute2_adds_and_removes_laminar_only_where_ip_knows_it(ns, ip_knows_laminar, what, before, change,
-                                                                   expected, refusal):
+def test_iproute2_adds_and_removes_laminar_only_where_ip_knows_it(
+        ns, ip_knows_laminar, what, before, change, expected, refusal):
     on_side(ip_knows_laminar)
     if ip_knows_laminar:
         replaced(ns, "iproute2", what, before, change, expected)
@@ -482,8 +482,8 @@ def test_module_applies_reports_and_is_idempotent(ns, backend, module_runner):
 
 
 @IP_SIDES
-def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(ns, module_runner,
-                                                                                       ip_knows_laminar):
+def test_module_with_backend_auto_runs_ip_where_it_can_and_pyroute2_for_a_flag_ip_lacks(
+        ns, module_runner, ip_knows_laminar):
     """backend=auto takes iproute2 where this `ip` can set every flag asked for or held by an
     endpoint in the kernel and change flags in place, and pyroute2 where it cannot (laminar,
     on iproute2 before 6.19)."""

@@ -50,7 +50,7 @@ def _podman(conftest, *argv, **kwargs):
 def forky_image(conftest, lab_py):
     recipe = hashlib.sha256(json.dumps(FORKY_RECIPE + [FORKY_SCRIPT]).encode()).hexdigest()[:12]
     name = "localhost/mptcp-lab-iproute2-forky:%s" % recipe
-    if subprocess.run(["podman", "image", "exists", name], env=conftest._env()).returncode == 0:
+    if subprocess.run(["podman", "image", "exists", name], env=conftest._env(), check=False).returncode == 0:
         return name
     root = tempfile.mkdtemp(prefix="mptcp-forky-")
     try:
