@@ -289,3 +289,48 @@ def test_the_iproute2_version_read_is_the_installed_package():
                              check=True).stdout
     upstream = re.sub(r"^\d+:", "", package).split("-")[0]  # epoch:upstream-debian
     assert parse_iproute2_version(THIS_IP) == upstream
+
+
+# --- a connection's subflows (MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS, recorded as
+# subflows_two/subflows_one in mptcp_recorded.py), against ss's list of TCP subflows ------
+
+JOINED = r"""
+import json, socket, subprocess, time
+from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import read_subflows
+server = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+server.bind(("198.18.203.1", 5300))
+server.listen()
+client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+client.connect(("198.18.203.1", 5300))
+accepted, _peer = server.accept()
+client.sendall(b"x")
+accepted.recv(1)
+deadline = time.time() + 10
+while client.getsockopt(284, 1, 256)[0] < 1 and time.time() < deadline:  # MPTCP_INFO: the join
+    time.sleep(0.02)
+subflows = read_subflows(client)
+ss = subprocess.run(["ss", "-H", "-t", "-n", "-i", "state", "established"], capture_output=True, text=True,
+                    check=True).stdout
+print(json.dumps({"subflows": subflows, "ss": ss}))
+"""
+
+
+def test_the_subflows_read_from_the_socket_are_the_tcp_subflows_ss_lists(netns):
+    """One namespace, two addresses on lo, a subflow endpoint on the second: the client's
+    connection joins once on loopback."""
+    netns.ip("link", "set", "lo", "up")
+    for address in ("198.18.203.1/24", "198.18.203.2/24"):
+        netns.ip("address", "add", address, "dev", "lo")
+    netns.ip("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "0")
+    netns.ip("mptcp", "endpoint", "add", "198.18.203.2", "subflow")
+    seen = python_in(netns, JOINED)
+    # ss: "0 0 LOCAL:PORT REMOTE:PORT" then an indented info line naming the ULP.
+    lines = seen["ss"].splitlines()
+    from_ss = sorted((local.rsplit(":", 1)[0], int(local.rsplit(":", 1)[1]), remote.rsplit(":", 1)[0],
+                      int(remote.rsplit(":", 1)[1]))
+                     for (_recv, _send, local, remote), info in zip([line.split() for line in lines[0::2]], lines[1::2])
+                     if remote == "198.18.203.1:5300" and "tcp-ulp-mptcp" in info)
+    ours = sorted((s["local"], s["local_port"], s["remote"], s["remote_port"]) for s in seen["subflows"])
+    assert [s["state"] for s in seen["subflows"]] == ["established", "established"]
+    assert ours == from_ss
+    assert sorted(address for address, _port, _remote, _rport in ours) == ["198.18.203.1", "198.18.203.2"]
