@@ -9,7 +9,8 @@ laminar came in iproute2 6.19. So the kernel tests see only the side where `ip` 
 - deb12: the lab's Debian 12 image (iproute2 6.1, python3-pyroute2).
 Each is a container with a network namespace of its own (`--network none`, a veth pair
 inside it): the path-manager modules run in it through the lab's connection, and
-`podman exec HOST ip -j mptcp endpoint show` is the oracle."""
+`podman exec HOST ip -j mptcp endpoint show` is the oracle. The recent `ip` also judges the
+lines pm_events writes for the path manager's events (`ip mptcp monitor`)."""
 
 import hashlib
 import importlib.util
@@ -174,3 +175,22 @@ def test_ip_without_laminar_refuses_clearly_and_auto_falls_back_to_pyroute2(host
     assert endpoints(hosts, host) == {"198.18.250.1": (2, "e1", 0x2 | LAMINAR)}
     shown = json.loads(hosts.exec(host, "ip", "-j", "mptcp", "endpoint", "show").stdout)
     assert "laminar" not in shown[0] and int(shown[0]["rawflags"], 16) == LAMINAR
+
+
+def test_the_event_lines_are_what_a_recent_ip_mptcp_monitor_prints(hosts):
+    """pm_events.monitor_line says it prints what iproute2 6.18 and later print: forky's ip
+    7.2 shows the same live events, word for word (this machine's 6.1 is compared in
+    tests/kernel/test_recordings_live.py, through the differences 6.1 is known for)."""
+    from ansible_collections.mptcp.linux.tests.kernel.test_recordings_live import CONNECTION_EVENTS, WATCH
+    host = hosts.role["forky"]
+    flush(hosts, host)  # a signal endpoint would be announced on the connection
+    target = "/tmp/collection/ansible_collections/mptcp/linux/plugins"
+    hosts.exec(host, "mkdir", "-p", target)
+    subprocess.run(["podman", "cp", os.path.join(REPO, "plugins", "module_utils"), "%s:%s/" % (host, target)],
+                   check=True, env=dict(os.environ, CONTAINERS_CONF=os.path.join(REPO, "lab", "containers.conf")))
+    hosts.exec(host, "ip", "link", "set", "lo", "up")
+    out = hosts.exec(host, "env", "PYTHONPATH=/tmp/collection", "python3", "-c", WATCH)
+    seen = json.loads(out.stdout)
+    # The probe's close, then the connection's (the kernel may order the two sides' events either way).
+    assert sorted(seen["types"]) == sorted(CONNECTION_EVENTS), seen
+    assert seen["ip"] == seen["ours"]
