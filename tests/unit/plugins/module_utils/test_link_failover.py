@@ -128,6 +128,11 @@ def test_link_that_will_not_come_up(routes_added):
     with pytest.raises(MptcpError, match="ip link set dev c1 up failed .rc=2.: RTNETLINK answers"):
         failure.restore()
     assert failure.failed  # a later restore() tries again
+    ip.fail_on = None
+    report = failure.restore()
+    assert ip.calls.count(["ip", "link", "set", "dev", "c1", "up"]) == 2
+    assert report["restored"] is True
+    assert report["addresses_readded"] == ["2001:db8:101::5/64", "2001:db8:101::2/64"]
 
 
 class FakeClock:
@@ -155,8 +160,11 @@ def test_routes_refused(monkeypatch):
     failure.fail()
     with pytest.raises(MptcpError, match="1 route.s. of c1 could not be added back: Network is unreachable"):
         failure.restore()
-    assert failure.report["addresses_readded"]
-    assert len(tries) > 1  # tried again (NetworkManager may be adding things back meanwhile)
+    assert failure.report["addresses_readded"] == ["2001:db8:101::5/64", "2001:db8:101::2/64"]
+    assert (failure.report["routes_restored"], "restored" in failure.report) == (0, False)
+    # Tried again every 0.1 s (NetworkManager may be adding things back meanwhile) until the
+    # 5 s restore() waits by default were up.
+    assert len(tries) == 51 and clock.now >= 1005.0
 
 
 def test_validate_interface(tmp_path):
