@@ -19,9 +19,11 @@ def test_role_set_everything_up(host):
 
 def snapshot(host):
     return (expected.endpoints(host), expected.limits(host), expected.sysctl(host, "enabled"),
-            expected.nm_flags(host, "lab-eth0"),
+            expected.sysctl(host, "add_addr_timeout"),
+            expected.nm_flags(host, "lab-eth0"), expected.nm_flags(host, "lab-eth1"),
             host.file("/etc/sysctl.d/90-mptcp.conf").content_string,
-            host.file("/etc/systemd/system/mptcp-pm.service").content_string)
+            host.file("/etc/systemd/system/mptcp-pm.service").content_string,
+            host.check_output("systemctl show -p MainPID --value iperf3"))
 
 
 def test_check_mode_reports_no_change_and_changes_nothing(host):

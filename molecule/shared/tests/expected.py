@@ -46,36 +46,98 @@ def nm_flags(host, profile):
     return host.check_output("nmcli -g connection.mptcp-flags connection show %s" % profile)
 
 
+# What the role sets on a lab host (lab/mptcp-vars.yml with molecule/shared/vars/main.yml),
+# each value one the host does not have without the role: prepare.yml turns MPTCP off
+# now and at boot, the limits are not the kernel's defaults (subflows 2,
+# add_addr_accepted 0), add_addr_timeout is not the kernel's 120.
+KERNEL_LIMITS = {"add_addr_accepted": 0, "subflows": 2}
+KERNEL_ADD_ADDR_TIMEOUT = "120"
+
+
+def role_limits(host):
+    return {"add_addr_accepted": 2, "subflows": 3} if is_server(host) else {"add_addr_accepted": 1, "subflows": 4}
+
+
+def settings_lines(host, path="/etc/sysctl.d/90-mptcp.conf"):
+    """The lines of a sysctl file that set something (comments and blank lines left out)."""
+    return [line for line in host.file(path).content_string.splitlines()
+            if line.strip() and not line.startswith(("#", ";"))]
+
+
+def endpoint_set(host):
+    """The endpoints as (address, dev, flags) without their ids, which the kernel picks."""
+    return sorted((e.get("address"), e.get("dev"), tuple(e["flags"])) for e in endpoints(host))
+
+
+def mptcp_listeners(host):
+    """The local address:port of every MPTCP listening socket (`ss -HlnM`)."""
+    return sorted(line.split()[3] for line in host.check_output("ss -HlnM").splitlines() if line.strip())
+
+
+def library(host):
+    """The mptcpize library the image ships (dpkg's file list, not the role's finding)."""
+    found = [path for path in host.check_output("dpkg -L libmptcpwrap0").splitlines()
+             if os.path.basename(path).startswith(PRELOAD) and not host.file(path).is_symlink]
+    assert len(found) == 1, found
+    return found[0]
+
+
 def assert_set_up(host):
     """Everything the role sets, as the kernel, systemd and NetworkManager report it."""
     server = is_server(host)
-    assert sysctl(host, "enabled") == "1"
-    assert sysctl(host, "add_addr_timeout") == "60"
+    assert sysctl(host, "enabled") == "1", sysctl(host, "enabled")
+    assert sysctl(host, "add_addr_timeout") == "60", sysctl(host, "add_addr_timeout")
     conf = host.file("/etc/sysctl.d/90-mptcp.conf")
     assert conf.user == "root" and conf.mode == 0o644
-    assert "net.mptcp.add_addr_timeout = 60" in conf.content_string
-    assert "net.mptcp.enabled = 1" in conf.content_string
-    assert limits(host) == {"add_addr_accepted": 0 if server else 1, "subflows": 2}
-    ours = [e for e in endpoints(host) if e.get("address") == address(host, "eth1")]
-    assert len(ours) == 1, endpoints(host)
-    assert ours[0]["dev"] == "eth1"
-    assert ("signal" if server else "subflow") in ours[0]["flags"]
-    # NetworkManager: 0x22 is enabled,subflow; 0x1 disabled.
-    assert nm_flags(host, "lab-eth0") in ("0x22", "34")
-    assert nm_flags(host, "lab-eth1") in ("0x1", "1")
+    assert settings_lines(host) == ["net.mptcp.add_addr_timeout = 60", "net.mptcp.enabled = 1"], \
+        settings_lines(host)
+    assert limits(host) == role_limits(host), limits(host)
+    # The role's endpoint on eth1, and NetworkManager's on eth0 (lab-eth0 has
+    # enabled,subflow; NetworkManager adds it only with net.mptcp.enabled = 1).
+    assert endpoint_set(host) == [
+        (address(host, "eth0"), "eth0", ("subflow",)),
+        (address(host, "eth1"), "eth1", ("signal",) if server else ("subflow",))], endpoint_set(host)
+    # NetworkManager: 0x22 is enabled,subflow; 0x1 disabled (its default is 0x0).
+    assert nm_flags(host, "lab-eth0") == "0x22", nm_flags(host, "lab-eth0")
+    assert nm_flags(host, "lab-eth1") == "0x1", nm_flags(host, "lab-eth1")
     unit = host.service("mptcp-pm.service")
     assert unit.is_enabled
     assert host.file("/etc/systemd/system/mptcp-pm.service").mode == 0o644
     dropin = host.file("/etc/systemd/system/iperf3.service.d/50-mptcp.conf")
     if server:
         assert dropin.exists and dropin.user == "root" and dropin.mode == 0o644
-        assert PRELOAD in dropin.content_string
+        preload = 'Environment="LD_PRELOAD=%s"' % library(host)
+        assert [line for line in settings_lines(host, dropin.path) if line.startswith("Environment=")] == [preload]
         assert host.service("iperf3").is_running
-        assert PRELOAD in host.check_output("systemctl show -p Environment --value iperf3")
-        # The proof that the preload works: iperf3's listener is an MPTCP socket.
-        assert ":5201" in host.check_output("ss -HlnM")
+        assert host.check_output("systemctl show -p Environment --value iperf3") == "LD_PRELOAD=" + library(host)
+        # The proof that the preload works in the running service (restarted after the
+        # drop-in was written): iperf3's listener is an MPTCP socket, and the only one.
+        assert mptcp_listeners(host) == ["*:5201"], mptcp_listeners(host)
     else:
         assert not dropin.exists
+        assert mptcp_listeners(host) == [], mptcp_listeners(host)
+
+
+def assert_undone(host):
+    """What mptcp_state: absent leaves, at once and after a reboot alike: MPTCP off now
+    and in the role's file, the role's endpoints gone, NetworkManager's flags back at its
+    default, no unit, no drop-in, and iperf3 running again as the plain TCP service it
+    was (restarted without the preload)."""
+    assert sysctl(host, "enabled") == "0", sysctl(host, "enabled")
+    assert settings_lines(host) == ["net.mptcp.enabled = 0"], settings_lines(host)
+    # NetworkManager removes its own endpoint with the flags reset and MPTCP off.
+    assert endpoints(host) == [], endpoints(host)
+    assert nm_flags(host, "lab-eth0") == "0x0", nm_flags(host, "lab-eth0")
+    assert nm_flags(host, "lab-eth1") == "0x0", nm_flags(host, "lab-eth1")
+    assert not host.file("/etc/systemd/system/mptcp-pm.service").exists
+    assert host.run("systemctl cat mptcp-pm.service").rc != 0
+    assert not host.file("/etc/systemd/system/iperf3.service.d/50-mptcp.conf").exists
+    assert mptcp_listeners(host) == [], mptcp_listeners(host)
+    if is_server(host):
+        assert host.service("iperf3").is_running
+        assert host.check_output("systemctl show -p Environment --value iperf3") == ""
+        tcp = [line.split()[3] for line in host.check_output("ss -Hltn").splitlines() if line.strip()]
+        assert "*:5201" in tcp, tcp
 
 
 def run_converge(host, lab, *args):
