@@ -9,7 +9,12 @@ __metaclass__ = type
 
 
 class MptcpError(Exception):
-    """Something failed on the host; the message says what and, where known, what to do."""
+    """Something failed on the host; the message says what and, where known, what to do.
+    details: further keys of the failed result (like the backend that was used)."""
+
+    def __init__(self, message, **details):
+        super(MptcpError, self).__init__(message)
+        self.details = details
 
 
 class ValidationError(MptcpError):

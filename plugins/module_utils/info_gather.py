@@ -22,13 +22,14 @@ from ansible_collections.mptcp.linux.plugins.module_utils.netns import NetnsCont
 from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import NmClient
 from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import ordered
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, under_root
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import read_snapshot
 
 SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools")
 # The fact each subset fills, and its value when it cannot be read.
 EMPTY = {"sysctl": {}, "limits": {}, "endpoints": [], "nm": [], "connections": [], "counters": {}, "tools": {}}
 FACT_NAMES = {"nm": "nm_profiles"}
-ENABLED_PATH = "/proc/sys/net/mptcp/enabled"
+ENABLED_PATH = under_root(MPTCP_ENABLED)
 
 
 def resolve_subsets(asked):
@@ -127,3 +128,13 @@ class Gatherer:
         if not facts["supported"]:
             unavailable.setdefault("supported", "this kernel has no MPTCP (no %s)" % ENABLED_PATH)
         return facts, unavailable
+
+
+def ensure(params, check_mode, host):
+    """What mptcp_info does: read the subsets asked for. Fails only when the namespace asked
+    for cannot be used (missing, or no right to enter it); every part that cannot be read
+    is left empty instead, and named in `unavailable`."""
+    gatherer = Gatherer(host.run, host.bin_path, params["netns"], params["backend"])
+    facts, unavailable = gatherer.gather(resolve_subsets(params["gather_subset"]))
+    facts["unavailable"] = unavailable
+    return dict(changed=False, ansible_facts={"mptcp": facts})

@@ -28,6 +28,7 @@ import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
+    NETLINK_ROUTE,
     NLM_F_ACK,
     NLM_F_CREATE,
     NLM_F_EXCL,
@@ -41,7 +42,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
 SYS_CLASS_NET = "/sys/class/net"
 ROUTE_DUMP_MAGIC = 0x45311224  # iproute2's `ip route save` header
 RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol, scope, type, flags
-NETLINK_ROUTE = 0
 RTPROT_KERNEL = 2
 RT_TABLE_LOCAL = 255
 INFINITE_LIFETIME = 4294967295

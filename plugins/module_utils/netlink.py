@@ -12,6 +12,13 @@ __metaclass__ = type
 
 import struct
 
+# Socket protocols and options (include/uapi/linux/netlink.h), for socket.socket(AF_NETLINK,
+# SOCK_RAW, protocol) and setsockopt.
+NETLINK_ROUTE = 0
+NETLINK_GENERIC = 16
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
+
 NLMSG_HDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 GENL_HDR = struct.Struct("=BBH")  # cmd, version, reserved
 NLA_HDR = struct.Struct("=HH")  # len, type

@@ -6,8 +6,8 @@ with its escaping undone, and what nmcli cannot tell (the connection
 a device runs now, NetworkManager.conf's default) from busctl and `NetworkManager
 --print-config`.
 
-Every command goes through `run(argv) -> (rc, stdout, stderr)` (pm_iproute2's
-ansible_runner in the module: the best parseable locale, which must be a UTF-8 one where
+Every command goes through `run(argv) -> (rc, stdout, stderr)` (command.py's
+command_runner in the module: the best parseable locale, which must be a UTF-8 one where
 there is one, since in plain C nmcli prints each non-ASCII character of a profile name as
 '?', seen on NM 1.42 and 1.52), so the parsing is tested on output recorded from the
 lab's NetworkManager 1.42 and 1.52."""

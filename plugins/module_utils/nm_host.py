@@ -12,12 +12,11 @@ __metaclass__ = type
 
 import ipaddress
 import json
-import os
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import parse_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, under_root
 
-MPTCP_ENABLED = "proc/sys/net/mptcp/enabled"
 FAMILIES = {"inet": 4, "inet6": 6}
 # NetworkManager makes no endpoint for these (its connection.mptcp-flags documentation).
 _ULA = ipaddress.ip_network(u"fc00::/7")
@@ -26,7 +25,7 @@ _ULA = ipaddress.ip_network(u"fc00::/7")
 def read_mptcp_enabled(root="/"):
     """net.mptcp.enabled of this network namespace: True, False, or None when the kernel
     has no MPTCP."""
-    path = os.path.join(root, MPTCP_ENABLED)
+    path = under_root(MPTCP_ENABLED, root)
     try:
         with open(path) as handle:
             return handle.read().strip() != "0"

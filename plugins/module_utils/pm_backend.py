@@ -12,7 +12,7 @@ __metaclass__ = type
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKENDS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend, ansible_runner
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import KERNEL_IN_PLACE_FLAGS, endpoint_key, is_implicit
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_pyroute2 import Pyroute2Backend, unusable_reason
 
@@ -67,11 +67,10 @@ def open_backend(choice, netns=None, run=None, ip_path=None, endpoint_flags=None
     return iproute2
 
 
-def open_module_backend(module, endpoint_flags=None):
-    """The backend for an AnsibleModule with the options `backend` and `netns`."""
-    ip_path = module.get_bin_path("ip")
-    run = ansible_runner(module) if ip_path else None
-    return open_backend(module.params["backend"], module.params.get("netns"), run, ip_path, endpoint_flags)
+def open_host_backend(host, choice, netns=None, endpoint_flags=None):
+    """The backend `choice` for a module's host (module_exit.ModuleHost)."""
+    ip_path = host.bin_path("ip")
+    return open_backend(choice, netns, host.run if ip_path else None, ip_path, endpoint_flags)
 
 
 # --- applying a batch -----------------------------------------------------------------------

@@ -9,19 +9,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import (
     apply_actions,
-    open_module_backend,
+    open_host_backend,
     rollback_all,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+    ENDPOINT_FIELDS,
     describe_endpoint,
     endpoint_key,
     is_implicit,
     sort_endpoints,
+    validate_endpoints,
+    validate_limits,
+    validate_limits_option,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import (
     path_manager_diff,
@@ -113,21 +117,74 @@ def path_manager_lock(netns, check_mode):
     return HostLock("/proc/self/ns/net", "the MPTCP path manager of this network namespace", shared=check_mode)
 
 
-def run_module(module, work, endpoint_flags=None):
-    """Open the backend the module's options ask for, run work(backend) holding the
-    namespace's lock and exit with its result, or fail with one clear message.
-    endpoint_flags: see endpoint_flags_needed."""
+class Request:
+    """A path-manager run, validated: the limits and endpoints wanted (None leaves them
+    alone), their state, exclusive, the namespace and the backend asked for."""
+
+    def __init__(self, params, limits=None, endpoints=None, state="present", exclusive=False):
+        self.limits = limits
+        self.endpoints = endpoints
+        self.state = state
+        self.exclusive = exclusive
+        self.netns = params.get("netns")
+        self.backend = params["backend"]
+
+
+def limits_request(params):
+    return Request(params, limits=validate_limits(params["subflows"], params["add_addr_accepted"]))
+
+
+def endpoint_request(params):
+    if params["exclusive"] and params["state"] == "absent":
+        raise ValidationError("exclusive=true only applies to state=present (it removes "
+                              "every endpoint not listed)")
+    if params["endpoints"] is not None:
+        wanted = validate_endpoints(params["endpoints"], params["state"])
+    else:
+        single = dict((field, params[field]) for field in ENDPOINT_FIELDS)
+        wanted = validate_endpoints([single], params["state"], labelled=False)
+    return Request(params, endpoints=wanted, state=params["state"], exclusive=params["exclusive"])
+
+
+def path_manager_request(params):
+    limits = validate_limits_option(params["limits"]) if params["limits"] is not None else None
+    endpoints = params["endpoints"]
+    if endpoints is None and params["exclusive"]:
+        endpoints = []
+    endpoints = validate_endpoints(endpoints, "present") if endpoints is not None else None
+    return Request(params, limits=limits, endpoints=endpoints, exclusive=params["exclusive"])
+
+
+def ensure_request(request, check_mode, host):
+    """Open the backend the request asks for and run it, holding the namespace's lock;
+    a failure names the backend that was used."""
     backend = None
     try:
         # The backend is chosen under the lock too: auto reads the endpoints to choose.
-        with path_manager_lock(module.params.get("netns"), module.check_mode):
-            backend = open_module_backend(module, endpoint_flags)
-            result = work(backend)
+        with path_manager_lock(request.netns, check_mode):
+            backend = open_host_backend(host, request.backend, request.netns,
+                                        endpoint_flags_needed(request.endpoints, request.state))
+            return ensure_path_manager(backend, check_mode, request.netns, limits=request.limits,
+                                       endpoints=request.endpoints, state=request.state,
+                                       exclusive=request.exclusive)
     except MptcpError as exc:
-        module.fail_json(msg="%s" % exc, backend=backend.name if backend else None)
+        exc.details["backend"] = backend.name if backend else None
+        raise
     finally:
         if backend is not None:
             backend.close()
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(**result)
+
+
+def ensure_limits_module(params, check_mode, host):
+    """mptcp_limits."""
+    return ensure_request(limits_request(params), check_mode, host)
+
+
+def ensure_endpoint_module(params, check_mode, host):
+    """mptcp_endpoint."""
+    return ensure_request(endpoint_request(params), check_mode, host)
+
+
+def ensure_path_manager_module(params, check_mode, host):
+    """mptcp_path_manager."""
+    return ensure_request(path_manager_request(params), check_mode, host)

@@ -25,10 +25,13 @@ import time
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
     GENL_HDR,
+    NETLINK_ADD_MEMBERSHIP,
+    NETLINK_GENERIC,
     NLM_F_ACK,
     NLM_F_REQUEST,
     NLMSG_DONE,
     NLMSG_ERROR,
+    SOL_NETLINK,
     message,
     netlink_error,
     pack_attr,
@@ -36,9 +39,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
     parse_messages,
 )
 
-NETLINK_GENERIC = 16
-SOL_NETLINK = 270
-NETLINK_ADD_MEMBERSHIP = 1
 
 GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3

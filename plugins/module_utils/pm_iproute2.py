@@ -31,19 +31,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import Capabilities
 
 
-def ansible_runner(module):
-    """run(argv) -> (rc, stdout, stderr) through AnsibleModule.run_command, in a locale
-    whose messages iproute2 prints untranslated."""
-    from ansible.module_utils.common.locale import get_best_parsable_locale
-
-    locale = get_best_parsable_locale(module)
-    environ = {"LANGUAGE": locale, "LC_ALL": locale, "LC_MESSAGES": locale}
-
-    def run(argv):
-        return module.run_command(argv, environ_update=environ)
-    return run
-
-
 def explain_error(text):
     """iproute2 prints the kernel's refusal as a negative errno (`...: -99.`): name it."""
     match = re.search(r"-(\d+)\.?$", text)

@@ -8,14 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import commit, discard, remove, stage
 from ansible_collections.mptcp.linux.plugins.module_utils.differences import DifferenceTracker
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import (
-    commit,
-    discard,
-    remove,
-    render,
-    stage,
-)
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import render
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
     PM_TYPE_PATH_MANAGER,

@@ -21,10 +21,8 @@ import fnmatch
 import os
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import (
-    parse_assignments,
-    read_text,
-)
+from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import read_text
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import parse_assignments
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
     full_name,
     parse_found_value,

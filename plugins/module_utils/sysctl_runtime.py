@@ -15,17 +15,16 @@ import os
 import stat
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_SYSCTL_DIR, under_root
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
     full_name,
     parse_found_value,
     render_value,
 )
 
-PROC_DIR = "proc/sys/net/mptcp"
-
 
 def proc_dir(root="/"):
-    return os.path.join(root, PROC_DIR)
+    return under_root(MPTCP_SYSCTL_DIR, root)
 
 
 class RuntimeSnapshot:

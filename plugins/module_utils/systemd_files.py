@@ -15,10 +15,9 @@ import os
 import re
 import stat
 
+from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import FILE_MODE, commit, read_text, remove, stage
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import commit, read_text, remove, stage
 
-FILE_MODE = 0o644
 DIR_MODE = 0o755
 UNIT_TYPES = ("service", "socket", "device", "mount", "automount", "swap", "target", "path",
               "timer", "slice", "scope")
@@ -239,7 +238,7 @@ class Systemctl:
             raise MptcpError("systemctl %s failed (rc=%d): %s" % (" ".join(args), rc, (err or out).strip()))
 
 
-def apply_plan(module, plan, unit_name, systemctl, daemon_reload=True):
+def apply_plan(host, plan, unit_name, systemctl, daemon_reload=True):
     """Disable before removing, write and remove files, reload systemd once when a file
     changed, enable last (systemctl enable reads the unit file from disk)."""
     if plan.disable:
@@ -254,7 +253,7 @@ def apply_plan(module, plan, unit_name, systemctl, daemon_reload=True):
         except (IOError, OSError) as error:
             raise MptcpError("cannot create %s: %s" % (directory, os.strerror(error.errno)))
     for path, text in plan.writes:
-        commit(module, stage(path, text), path)
+        commit(host, stage(path, text), path)
     for path in plan.fixes:
         try:
             os.chmod(path, FILE_MODE)

@@ -680,3 +680,20 @@ def _finish(spec, sock, sampler, before, result):
     if result["fallback"]:
         result["fallback_reason"] = fallback_reason(deltas) or (
             "the connection fell back to TCP and no MPTCP fallback counter moved")
+
+
+def ensure(params, check_mode, host):
+    """What mptcp_transfer does: validate, then serve, send or probe (nothing in check
+    mode). A transfer that went wrong fails with its message and its whole result."""
+    spec = validate(params)
+    if check_mode:
+        return dict(changed=False, role=spec["role"], msg="check mode: nothing was sent or listened on")
+    if spec["role"] == "server":
+        result, failure = run_server(spec)
+    elif spec["role"] == "probe":
+        result, failure = run_probe(spec)
+    else:
+        result, failure = run_client(spec, run=host.run_bytes)
+    if failure:
+        raise MptcpError(failure, changed=False, **result)
+    return dict(changed=False, **result)

@@ -187,17 +187,10 @@ backend:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import endpoint_flags_needed, ensure_endpoints, run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import ENDPOINT_FIELDS, validate_endpoints
-
-
-def wanted_endpoints(params):
-    if params["endpoints"] is not None:
-        return validate_endpoints(params["endpoints"], params["state"])
-    single = dict((field, params[field]) for field in ENDPOINT_FIELDS)
-    return validate_endpoints([single], params["state"], labelled=False)
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoint_module
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import ENDPOINT_FIELDS
 
 
 def main():
@@ -214,17 +207,7 @@ def main():
         required_one_of=[("endpoints", "address", "id")],
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        if params["exclusive"] and params["state"] == "absent":
-            raise ValidationError("exclusive=true only applies to state=present (it removes "
-                                  "every endpoint not listed)")
-        wanted = wanted_endpoints(params)
-    except ValidationError as exc:
-        module.fail_json(msg="%s" % exc)
-    run_module(module, lambda backend: ensure_endpoints(
-        backend, wanted, params["state"], params["exclusive"], module.check_mode, params["netns"]),
-        endpoint_flags_needed(wanted, params["state"]))
+    run_module(module, ensure_endpoint_module)
 
 
 if __name__ == "__main__":

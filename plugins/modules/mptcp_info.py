@@ -149,10 +149,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.info_gather import SUBSETS, Gatherer, resolve_subsets
+from ansible_collections.mptcp.linux.plugins.module_utils.info_gather import SUBSETS, ensure
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import ansible_runner
 
 
 def main():
@@ -163,16 +162,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        gatherer = Gatherer(ansible_runner(module), module.get_bin_path, module.params["netns"],
-                            module.params["backend"])
-        # Fails only when the namespace asked for cannot be used (missing, or no right to
-        # enter it); every part that cannot be read is left empty instead.
-        facts, unavailable = gatherer.gather(resolve_subsets(module.params["gather_subset"]))
-    except MptcpError as exc:
-        module.fail_json(msg="%s" % exc)
-    facts["unavailable"] = unavailable
-    module.exit_json(changed=False, ansible_facts={"mptcp": facts})
+    run_module(module, ensure)
 
 
 if __name__ == "__main__":

@@ -98,10 +98,9 @@ backend:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, LIMIT_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_limits, run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_limits_module
 
 
 def main():
@@ -109,12 +108,7 @@ def main():
         argument_spec=dict(LIMIT_OPTIONS, **BACKEND_OPTIONS),
         supports_check_mode=True,
     )
-    try:
-        wanted = validate_limits(module.params["subflows"], module.params["add_addr_accepted"])
-    except ValidationError as exc:
-        module.fail_json(msg="%s" % exc)
-    run_module(module, lambda backend: ensure_limits(
-        backend, wanted, module.check_mode, module.params["netns"]))
+    run_module(module, ensure_limits_module)
 
 
 if __name__ == "__main__":

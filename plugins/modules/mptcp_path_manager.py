@@ -128,14 +128,9 @@ backend:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import (
-    endpoint_flags_needed,
-    ensure_path_manager,
-    run_module,
-)
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints, validate_limits_option
+from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_path_manager_module
 
 
 def main():
@@ -148,18 +143,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        limits = validate_limits_option(params["limits"]) if params["limits"] is not None else None
-        endpoints = params["endpoints"]
-        if endpoints is None and params["exclusive"]:
-            endpoints = []
-        endpoints = validate_endpoints(endpoints, "present") if endpoints is not None else None
-    except ValidationError as exc:
-        module.fail_json(msg="%s" % exc)
-    run_module(module, lambda backend: ensure_path_manager(
-        backend, module.check_mode, params["netns"], limits=limits, endpoints=endpoints,
-        exclusive=params["exclusive"]), endpoint_flags_needed(endpoints, "present"))
+    run_module(module, ensure_path_manager_module)
 
 
 if __name__ == "__main__":

@@ -184,33 +184,15 @@ conflicts:
   sample: [{"key": "net.mptcp.enabled", "file": "/etc/sysctl.d/99-local.conf", "value": 0, "wanted": 1}]
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import exit_with
-from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import (
-    OwnedFile,
-    check_path,
-    read_text,
-)
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import validate_settings
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_plan import (
-    apply_plan,
-    check_modes,
-    plan_changes,
-)
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_precedence import (
-    describe_conflict,
-    find_conflicts,
-    not_read_at_boot,
-)
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import read_snapshot
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_ensure import ensure
 
 
-def create_module():
-    return AnsibleModule(
+def main():
+    module = AnsibleModule(
         argument_spec=dict(
             settings=dict(type="dict", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -220,54 +202,7 @@ def create_module():
         ),
         supports_check_mode=True,
     )
-
-
-def run(module):
-    params = module.params
-    state, runtime, persist, path = (params["state"], params["runtime"], params["persist"],
-                                     params["path"])
-    check_modes(state, runtime, persist)
-    check_path(path)
-    # One run at a time changes the file (each rewrites it whole from what it read).
-    with HostLock(os.path.dirname(path), path, shared=module.check_mode):
-        return run_locked(module, state, runtime, persist, path)
-
-
-def run_locked(module, state, runtime, persist, path):
-    params = module.params
-    snapshot = read_snapshot()
-    owned = OwnedFile(path, read_text(path))
-    owned.check_ours()
-    wanted = validate_settings(params["settings"], state, snapshot,
-                               persisted=owned.mptcp_values())
-    plan = plan_changes(wanted, state, runtime, persist, snapshot, owned)
-
-    conflicts = []
-    if state == "present":
-        planned = {path: plan.file_text_after} if persist else {}
-        owned_path = path if persist else None
-        conflicts = find_conflicts(wanted, planned=planned, owned_path=owned_path)
-        for conflict in conflicts:
-            module.warn(describe_conflict(conflict, owned_path))
-        if persist and plan.file_text_after is not None:
-            reason = not_read_at_boot(path, planned=planned)
-            if reason:
-                module.warn("%s is not read at boot: %s" % (path, reason))
-
-    runtime_after = plan.runtime_after(snapshot)
-    if plan.changed and not module.check_mode:
-        apply_plan(plan, snapshot, module)
-        runtime_after = read_snapshot().normalised()
-
-    result = dict(changed=plan.changed, runtime=runtime_after, persisted=plan.persisted(),
-                  conflicts=conflicts)
-    if module._diff:
-        result["diff"] = plan.diff(runtime and state == "present", persist)
-    return result
-
-
-def main():
-    exit_with(create_module(), run)
+    run_module(module, ensure)
 
 
 if __name__ == "__main__":

@@ -152,21 +152,12 @@ unit_enabled:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import exit_with
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import ansible_runner
-from ansible_collections.mptcp.linux.plugins.module_utils.systemd_files import (
-    Systemctl,
-    Wanted,
-    apply_plan,
-    plan_changes,
-    read_found,
-    validate,
-)
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd_ensure import ensure
 
 
-def create_module():
-    return AnsibleModule(
+def main():
+    module = AnsibleModule(
         argument_spec=dict(
             unit=dict(type="dict", options=dict(
                 name=dict(type="str", required=True),
@@ -185,41 +176,7 @@ def create_module():
         required_one_of=[("unit", "dropin")],
         supports_check_mode=True,
     )
-
-
-def wanted_from(params):
-    unit = params["unit"] or {}
-    dropin = params["dropin"] or {}
-    present = unit.get("state", "present") == "present"
-    return Wanted(unit_name=unit.get("name"), unit_content=unit.get("content") if present else None,
-                  unit_enabled=unit.get("enabled", True),
-                  dropin_name=dropin.get("name"), dropin_content=dropin.get("content"),
-                  services=dropin.get("services") or [])
-
-
-def run(module):
-    wanted = wanted_from(module.params)
-    validate(wanted)
-    unit_dir = module.params["unit_dir"]
-    systemctl_path = module.get_bin_path("systemctl")
-    if not systemctl_path:
-        raise MptcpError("systemctl not found: this module needs a host that runs systemd")
-    systemctl = Systemctl(ansible_runner(module), systemctl_path)
-    plan = plan_changes(unit_dir, wanted, read_found(unit_dir, wanted, systemctl.is_enabled))
-    if plan.changed and not module.check_mode:
-        apply_plan(module, plan, wanted.unit_name, systemctl, module.params["daemon_reload"])
-    enabled = None
-    if wanted.unit_name is not None:
-        enabled = wanted.unit_content is not None and wanted.unit_enabled
-    result = dict(changed=plan.changed, files_changed=plan.files_changed,
-                  services_changed=plan.services_changed, unit_enabled=enabled)
-    if module._diff:
-        result["diff"] = plan.diff
-    return result
-
-
-def main():
-    exit_with(create_module(), run)
+    run_module(module, ensure)
 
 
 if __name__ == "__main__":

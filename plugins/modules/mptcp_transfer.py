@@ -469,15 +469,8 @@ events:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer import run_client, run_probe, run_server, validate
-
-
-def ip_runner(module):
-    """run(argv) -> (rc, stdout bytes, stderr bytes), in the C locale."""
-    def run(argv):
-        return module.run_command(argv, encoding=None, environ_update={"LC_ALL": "C", "LANGUAGE": "C"})
-    return run
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer import ensure
 
 
 def main():
@@ -501,26 +494,7 @@ def main():
         required_if=[("role", "client", ("address",)), ("role", "probe", ("address",))],
         supports_check_mode=True,
     )
-    try:
-        spec = validate(module.params)
-    except MptcpError as exc:
-        module.fail_json(msg="%s" % exc)
-    if module.check_mode:
-        module.exit_json(changed=False, role=spec["role"], msg="check mode: nothing was sent or listened on")
-    try:
-        if spec["role"] == "server":
-            result, failure = run_server(spec)
-        elif spec["role"] == "probe":
-            result, failure = run_probe(spec)
-        else:
-            result, failure = run_client(spec, run=ip_runner(module))
-    except MptcpError as exc:
-        module.fail_json(msg="%s" % exc)
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    if failure:
-        module.fail_json(msg=failure, changed=False, **result)
-    module.exit_json(changed=False, **result)
+    run_module(module, ensure)
 
 
 if __name__ == "__main__":

@@ -261,30 +261,15 @@ endpoints:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import exit_with
-from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_apply import (
-    APPLY_MODES,
-    apply_devices,
-    check_outcome,
-    effective_flags,
-    make_plans,
-    report_profiles,
-    requests_from_params,
-    resolve,
-    track,
-    write_profiles,
-)
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import NmClient
+from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
+from ansible_collections.mptcp.linux.plugins.module_utils.nm_apply import APPLY_MODES
+from ansible_collections.mptcp.linux.plugins.module_utils.nm_ensure import ensure
 from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import FLAG_NAMES
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_host import HostReader
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import ansible_runner
 
 
-def create_module():
+def main():
     flags = dict(type="list", elements="str", choices=list(FLAG_NAMES))
-    return AnsibleModule(
+    module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str"),
             flags=flags,
@@ -299,52 +284,7 @@ def create_module():
         required_together=[("name", "flags")],
         supports_check_mode=True,
     )
-
-
-# Exists wherever NetworkManager is installed: the lock of nm_mptcp_flags runs (host_lock.py).
-NM_CONFIG_DIR = "/etc/NetworkManager"
-
-
-def open_client(module, run):
-    nmcli = module.get_bin_path("nmcli")
-    if not nmcli:
-        raise MptcpError("nmcli not found: this module needs NetworkManager 1.40 or later "
-                         "with its command line client")
-    return NmClient(run, nmcli, busctl=module.get_bin_path("busctl"),
-                    daemon=module.get_bin_path("NetworkManager"))
-
-
-def run(module):
-    params = module.params
-    requests = requests_from_params(params["name"], params["flags"], params["profiles"])
-    runner = ansible_runner(module)
-    client = open_client(module, runner)
-    client.check_ready()
-    host = HostReader(runner, module.get_bin_path("ip", required=True))
-    # From reading the profiles to reading back what changed: two runs at once take turns,
-    # so the second plans from what the first left (check mode: shared, reads only).
-    with HostLock(NM_CONFIG_DIR, "NetworkManager's profiles", shared=module.check_mode):
-        plans = make_plans(resolve(requests, client.profiles()), client, params["apply"])
-        tracker = track(plans)
-        applied = tracker.changed and not module.check_mode
-        if applied:
-            write_profiles(client, plans)
-            apply_devices(client, plans)
-        warnings, endpoints = check_outcome(plans, effective_flags(plans, client), host, applied)
-    for warning in warnings:
-        module.warn(warning)
-
-    profiles, running_warnings = report_profiles(plans, client, applied)
-    for warning in running_warnings:
-        module.warn(warning)
-    result = dict(changed=tracker.changed, profiles=profiles, endpoints=endpoints)
-    if module._diff:
-        result["diff"] = tracker.diff()
-    return result
-
-
-def main():
-    exit_with(create_module(), run)
+    run_module(module, ensure)
 
 
 if __name__ == "__main__":

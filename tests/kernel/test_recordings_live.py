@@ -18,7 +18,7 @@ import pytest
 from ansible_collections.mptcp.linux.plugins.module_utils.info_ss import parse_sockets
 from ansible_collections.mptcp.linux.plugins.module_utils.info_tools import parse_iproute2_version
 from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import counter_deltas, parse_netstat
-from ansible_collections.mptcp.linux.plugins.module_utils.netlink import parse_messages
+from ansible_collections.mptcp.linux.plugins.module_utils.netlink import NETLINK_GENERIC, parse_messages
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import EVENT_NAMES, parse_family, resolve_family
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import RECORDED
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_pm_iproute2 import (
@@ -28,7 +28,6 @@ from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_pm_ipr
     USAGE_6_1,
 )
 
-NETLINK_GENERIC = 16
 THIS_IP = subprocess.run(["ip", "-V"], capture_output=True, text=True, check=True).stdout
 
 

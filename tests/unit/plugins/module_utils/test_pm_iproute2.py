@@ -8,7 +8,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpErr
 from ansible_collections.mptcp.linux.plugins.module_utils import pm_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import (
     Iproute2Backend,
-    ansible_runner,
     explain_error,
     parse_endpoints,
     parse_limits,
@@ -190,29 +189,6 @@ def test_a_refusal_names_the_command_and_what_ip_said():
         "adding endpoint 192.0.2.1 port 80 signal failed: `/usr/sbin/ip -n ns1 mptcp endpoint add "
         "192.0.2.1 port 80 signal` said: Error: create listen socket error: -99 (EADDRNOTAVAIL: "
         "Cannot assign requested address)")
-
-
-def test_ansible_runner_forces_a_parseable_locale():
-    class Module:
-        def __init__(self):
-            self.calls = []
-
-        def get_bin_path(self, name, *_args, **_kwargs):
-            return "/usr/bin/" + name
-
-        def debug(self, _message):
-            pass
-
-        def run_command(self, argv, environ_update=None):
-            self.calls.append((argv, environ_update))
-            if argv == ["/usr/bin/locale", "-a"]:
-                return 0, "C\nC.utf8\nde_DE.utf8\nPOSIX\n", ""
-            return 0, "", ""
-
-    module = Module()
-    ansible_runner(module)(["/usr/sbin/ip", "mptcp", "limits", "show"])
-    assert module.calls[-1] == (["/usr/sbin/ip", "mptcp", "limits", "show"],
-                                {"LANGUAGE": "C.utf8", "LC_ALL": "C.utf8", "LC_MESSAGES": "C.utf8"})
 
 
 class StandInPyroute2:

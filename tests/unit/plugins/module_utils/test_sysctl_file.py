@@ -13,14 +13,11 @@ from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import (
     HEADER,
     OwnedFile,
     check_path,
-    commit,
     normalise_key,
     parse_assignments,
-    read_text,
-    remove,
     render,
-    stage,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import commit, read_text, remove, stage
 
 
 class RenamingModule:
