@@ -12,10 +12,10 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.validation import check_type_int
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import find_profile
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import validate_flags
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import MAX_ENDPOINTS, validate_endpoints, validate_limits
-from ansible_collections.mptcp.linux.plugins.module_utils.systemd_files import check_unit_name
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import find_profile
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import validate_flags
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import MAX_ENDPOINTS, validate_endpoints, validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import check_unit_name
 
 
 def _problem(problems, check, *args):

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Netlink framing with the standard library alone: messages (struct nlmsghdr) and their
 attributes (struct nlattr), as include/uapi/linux/netlink.h lays them out, for the
-generic netlink events (pm_events) and the routes put back after a failover
-(link_failover)."""
+generic netlink events (transfer/pm_events.py) and the routes put back after a failover
+(transfer/link_failover.py)."""
 
 from __future__ import absolute_import, division, print_function
 

@@ -188,9 +188,9 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoint_module
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import ENDPOINT_FIELDS
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_endpoint_module
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import ENDPOINT_FIELDS
 
 
 def main():

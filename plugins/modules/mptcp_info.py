@@ -149,9 +149,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.info_gather import SUBSETS, ensure
+from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import SUBSETS, ensure
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS
 
 
 def main():

@@ -99,8 +99,8 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, LIMIT_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_limits_module
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS, LIMIT_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_limits_module
 
 
 def main():

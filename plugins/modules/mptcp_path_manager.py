@@ -129,14 +129,14 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_path_manager_module
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS, ENDPOINT_OPTIONS
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_path_manager_module
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            limits=dict(type="dict"),  # its keys: pm_model.validate_limits_option
+            limits=dict(type="dict"),  # its keys: path_manager/model.py, validate_limits_option
             endpoints=dict(type="list", elements="dict", options=ENDPOINT_OPTIONS),
             exclusive=dict(type="bool", default=False),
             **BACKEND_OPTIONS

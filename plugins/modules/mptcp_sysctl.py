@@ -188,7 +188,7 @@ conflicts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_ensure import ensure
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.ensure import ensure
 
 
 def main():

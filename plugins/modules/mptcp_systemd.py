@@ -153,7 +153,7 @@ unit_enabled:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.systemd_ensure import ensure
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.ensure import ensure
 
 
 def main():

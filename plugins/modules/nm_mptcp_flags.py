@@ -262,9 +262,9 @@ endpoints:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_apply import APPLY_MODES
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_ensure import ensure
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import FLAG_NAMES
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply import APPLY_MODES
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.ensure import ensure
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import FLAG_NAMES
 
 
 def main():

@@ -26,10 +26,10 @@ import pytest
 from backend_faults import RemovesALink
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import Iproute2Backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import validate_endpoints
 
 IP = shutil.which("ip")
 # What the path manager is asked in the twin runs below: limits, then endpoints with a dev,

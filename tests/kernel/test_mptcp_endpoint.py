@@ -13,9 +13,9 @@ import shutil
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import validate_endpoints
 from this_ip import IP_SIDES, laminar_by, on_side
 
 IP = shutil.which("ip")

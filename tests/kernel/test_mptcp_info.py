@@ -13,7 +13,7 @@ import time
 import pyroute2
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils.info_gather import SUBSETS, Gatherer
+from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import SUBSETS, Gatherer
 
 BACKENDS = ["pyroute2", "iproute2"]
 PORT = 5201

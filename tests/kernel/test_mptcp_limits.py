@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_limits
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import validate_limits
 
 IP = shutil.which("ip")
 BACKENDS = ["pyroute2", "iproute2"]

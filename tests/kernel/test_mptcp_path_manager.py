@@ -19,9 +19,9 @@ from backend_faults import RemovesALink
 from this_ip import IP_SIDES, laminar_by, on_side
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_path_manager
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints, validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_path_manager
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import validate_endpoints, validate_limits
 
 IP = shutil.which("ip")
 BACKENDS = ["pyroute2", "iproute2"]

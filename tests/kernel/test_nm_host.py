@@ -19,7 +19,7 @@ IP = shutil.which("ip")
 _READER = """
 import json, os, subprocess, sys
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_host import HostReader
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.host import HostReader
 
 def run(argv):
     done = subprocess.run(argv, capture_output=True, universal_newlines=True,

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import FLAG_NAMES, sort_flags, validate_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import FLAG_NAMES, sort_flags, validate_endpoints
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.pm_kernel_model import (
     FLAG_SETS,
     expected_state,

@@ -15,11 +15,11 @@ import sys
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils.info_ss import parse_sockets
-from ansible_collections.mptcp.linux.plugins.module_utils.info_tools import parse_iproute2_version
-from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import counter_deltas, parse_netstat
+from ansible_collections.mptcp.linux.plugins.module_utils.info.ss import parse_sockets
+from ansible_collections.mptcp.linux.plugins.module_utils.info.tools import parse_iproute2_version
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import counter_deltas, parse_netstat
 from ansible_collections.mptcp.linux.plugins.module_utils.netlink import NETLINK_GENERIC, parse_messages
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import EVENT_NAMES, parse_family, resolve_family
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import EVENT_NAMES, parse_family, resolve_family
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.mptcp_recorded import RECORDED
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_pm_iproute2 import (
     ENDPOINTS_JSON,
@@ -67,7 +67,7 @@ def test_the_family_lookup_on_a_real_socket_matches_genl():
 # count; the EventListener starts then (its start() returns once it has joined).
 WATCH = r"""
 import json, os, select, socket, subprocess, sys, time
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import EventListener
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import EventListener
 
 monitor = subprocess.Popen(["ip", "mptcp", "monitor"], stdout=subprocess.PIPE, bufsize=0)
 lines, partial = [], [b""]
@@ -299,7 +299,7 @@ def test_the_iproute2_version_read_is_the_installed_package():
 
 JOINED = r"""
 import json, socket, subprocess, time
-from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import read_subflows
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_socket import read_subflows
 server = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
 server.bind(("198.18.203.1", 5300))
 server.listen()

@@ -74,7 +74,7 @@ def test_artifact_carries_what_users_need(artifact):
         names = set(tar.getnames())
     for needed in ("MANIFEST.json", "FILES.json", "README.md", "LICENSE", "meta/runtime.yml",
                    "meta/execution-environment.yml", "requirements.txt", "bindep.txt",
-                   "plugins/modules/mptcp_endpoint.py", "plugins/module_utils/pm_plan.py",
+                   "plugins/modules/mptcp_endpoint.py", "plugins/module_utils/path_manager/plan.py",
                    "plugins/filter/systemd.py", "roles/mptcp/tasks/main.yml",
                    "roles/mptcp/meta/argument_specs.yml", "playbooks/site.yml"):
         assert needed in names, needed

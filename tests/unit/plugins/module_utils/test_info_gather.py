@@ -4,9 +4,11 @@ an error."""
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils import info_gather, info_tools, pm_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.info import gather as info_gather
+from ansible_collections.mptcp.linux.plugins.module_utils.info import tools as info_tools
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager import backend as pm_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.info_gather import SUBSETS, Gatherer, resolve_subsets
+from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import SUBSETS, Gatherer, resolve_subsets
 
 NMCLI = {
     ("-t", "-f", "RUNNING,VERSION", "general"): (0, "running:1.42.4\n", ""),

@@ -4,7 +4,7 @@ with one join, and a server with that connection and two listeners)."""
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.info_ss import parse_sockets, read_sockets, split_address
+from ansible_collections.mptcp.linux.plugins.module_utils.info.ss import parse_sockets, read_sockets, split_address
 
 CLIENT = (
     "ESTAB 0      0      10.10.1.1:43752 10.10.1.2:5201\n"

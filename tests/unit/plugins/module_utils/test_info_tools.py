@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils import info_tools
-from ansible_collections.mptcp.linux.plugins.module_utils.info_tools import (
+from ansible_collections.mptcp.linux.plugins.module_utils.info import tools as info_tools
+from ansible_collections.mptcp.linux.plugins.module_utils.info.tools import (
     find_preload_library,
     parse_iproute2_version,
     parse_nmcli_version,

@@ -8,10 +8,10 @@ import struct
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils import link_failover
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer import link_failover
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.netlink import parse_attrs, parse_messages
-from ansible_collections.mptcp.linux.plugins.module_utils.link_failover import (
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import (
     LinkFailure,
     persistent_addresses,
     routes_to_restore,

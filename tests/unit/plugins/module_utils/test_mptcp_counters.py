@@ -4,7 +4,7 @@ transfer (both sides) and around a fallback to TCP (fixtures/mptcp_transfer/reco
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import (
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import (
     counter_deltas,
     fallback_reason,
     negotiated_by_counters,

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import (
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_socket import (
     IPPROTO_MPTCP,
     IPPROTO_TCP,
     TCP_INFO_HEAD,

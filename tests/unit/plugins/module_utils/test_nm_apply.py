@@ -4,7 +4,7 @@ and the check of the endpoints, with a fake NetworkManager and a fake kernel."""
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_apply import (
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply import (
     ProfilePlan,
     apply_devices,
     check_outcome,
@@ -369,10 +369,10 @@ def test_check_outcome_applied_and_seen():
 
 
 def test_check_outcome_warns_when_the_kernel_does_not_follow(monkeypatch):
-    monkeypatch.setattr("ansible_collections.mptcp.linux.plugins.module_utils.nm_apply.time.sleep",
+    monkeypatch.setattr("ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply.time.sleep",
                         lambda s: None)
     clock = iter(range(1000))
-    monkeypatch.setattr("ansible_collections.mptcp.linux.plugins.module_utils.nm_apply.time.monotonic",
+    monkeypatch.setattr("ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply.time.monotonic",
                         lambda: next(clock))
     client = _client()
     plans = _plans(client, ["signal"])

@@ -4,7 +4,7 @@ lookup and its errors, NetworkManager.conf defaults, and what it does without bu
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import (
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import (
     NmClient,
     find_profile,
     parse_applied_flags,

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import (
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import (
     FLAG_NAMES,
     bits_of,
     check_version,

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import (
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import (
     parse_applied_flags,
     parse_device_path,
     parse_print_config,
@@ -17,9 +17,9 @@ from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import (
     parse_status,
     split_terse,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import ordered, parse_flags, parse_version
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_host import has_default_route, parse_addresses
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import parse_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import ordered, parse_flags, parse_version
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.host import has_default_route, parse_addresses
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import parse_endpoints
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECORDINGS = sorted(glob.glob(os.path.join(HERE, "fixtures", "nm", "nm-*", "recorded.json")))

@@ -5,21 +5,21 @@ kernels before 6.18 do with laminar)."""
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import apply_actions
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import apply_actions
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import (
     endpoint_flags_needed,
     endpoints_mismatch,
     ensure_endpoints,
     ensure_limits,
     ensure_path_manager,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
     make_endpoint,
     validate_endpoints,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import Capabilities, plan_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import Capabilities, plan_endpoints
 
 
 class FakeKernel:

@@ -18,7 +18,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.netlink import (
     parse_attrs,
     parse_messages,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import (
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import (
     EventListener,
     build_getfamily,
     events_of,

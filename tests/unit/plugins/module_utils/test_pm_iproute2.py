@@ -5,15 +5,15 @@ a live host here cannot show."""
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils import pm_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager import backend as pm_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import (
     Iproute2Backend,
     explain_error,
     parse_endpoints,
     parse_limits,
     parse_usage,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import make_endpoint
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import make_endpoint
 
 # `ip mptcp help` (stderr, exit 255), recorded on iproute2 6.1.0.
 USAGE_6_1 = """Usage:\tip mptcp endpoint add ADDRESS [ dev NAME ] [ id ID ]

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     bits_from_flags,
     describe_endpoint,
     endpoint_key,

@@ -5,13 +5,13 @@ endpoints, backends that lack `endpoint change` or a flag)."""
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
     make_endpoint,
     validate_endpoints,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import (
     Capabilities,
     path_manager_diff,
     plan_endpoints,

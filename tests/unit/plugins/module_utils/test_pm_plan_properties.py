@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints, ensure_limits
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import MAX_LIMIT, validate_endpoints, validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_endpoints, ensure_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import MAX_LIMIT, validate_endpoints, validate_limits
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.pm_kernel_model import (
     CAPABILITIES,
     KernelModel,

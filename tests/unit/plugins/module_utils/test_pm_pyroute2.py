@@ -12,11 +12,11 @@ import types
 import pytest
 from pyroute2.netlink.generic.mptcp import mptcp_msg
 
-from ansible_collections.mptcp.linux.plugins.module_utils import pm_pyroute2
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager import backend_pyroute2 as pm_pyroute2
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import make_endpoint
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import Iproute2Backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import make_endpoint
 
 
 def wire(msg):
@@ -125,8 +125,8 @@ def test_pyroute2_is_not_imported_until_a_backend_needs_it():
     """Importing it costs 80-95 ms on a target: a module that `ip` serves never pays it."""
     run = subprocess.run([sys.executable, "-c", (
         "import sys\n"
-        "from ansible_collections.mptcp.linux.plugins.module_utils import pm_backend, info_tools\n"
-        "from ansible_collections.mptcp.linux.plugins.module_utils.pm_pyroute2 import pyroute2_version\n"
+        "from ansible_collections.mptcp.linux.plugins.module_utils.path_manager import backend as pm_backend; from ansible_collections.mptcp.linux.plugins.module_utils.info import tools as info_tools\n"
+        "from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_pyroute2 import pyroute2_version\n"
         "assert pyroute2_version()\n"
         "print(sorted(name for name in sys.modules if name.startswith('pyroute2')))\n")],
         capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))

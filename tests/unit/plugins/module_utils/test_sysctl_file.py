@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils import sysctl_file
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import file as sysctl_file
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.file import (
     HEADER,
     OwnedFile,
     check_path,

@@ -4,14 +4,14 @@ not. The ranges are the ones a 6.18 kernel accepted when written in a network na
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     normalise_value,
     parse_found_value,
     parse_kernel_int,
     short_name,
     validate_settings,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import RuntimeSnapshot
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import RuntimeSnapshot
 
 # /proc/sys/net/mptcp of a fresh namespace on 6.18.
 KERNEL_6_18 = {

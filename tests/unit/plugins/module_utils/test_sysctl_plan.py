@@ -5,15 +5,15 @@ import os
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils import sysctl_file
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import file as sysctl_file
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import HEADER, OwnedFile
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_plan import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.file import HEADER, OwnedFile
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.plan import (
     apply_plan,
     check_modes,
     plan_changes,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import read_snapshot
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import read_snapshot
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_sysctl_file import RenamingModule
 from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_sysctl_runtime import make_proc, proc_value
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_precedence import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.precedence import (
     BootValues,
     boot_files,
     describe_conflict,

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils import sysctl_runtime
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import runtime as sysctl_runtime
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import (
     apply_values,
     read_snapshot,
     rollback,

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.systemd_files import (
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import (
     FileState, Found, Systemctl, Wanted, apply_plan, plan_changes, read_found, validate)
 
 UNIT = "[Unit]\nDescription=limits\n\n[Service]\nType=oneshot\nExecStart=/usr/sbin/ip mptcp limits set subflows 2\n\n[Install]\nWantedBy=multi-user.target\n"

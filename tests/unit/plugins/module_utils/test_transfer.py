@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils import transfer
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer import session as transfer
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer import (
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.session import (
     parse_size,
     payload,
     run_client,

@@ -15,15 +15,15 @@ __metaclass__ = type
 import os
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.info_ss import read_sockets
-from ansible_collections.mptcp.linux.plugins.module_utils.info_tools import read_tools
-from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import read_counters
+from ansible_collections.mptcp.linux.plugins.module_utils.info.ss import read_sockets
+from ansible_collections.mptcp.linux.plugins.module_utils.info.tools import read_tools
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import read_counters
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import NetnsContext, netns_path
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import NmClient
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import ordered
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import NmClient
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import ordered
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, under_root
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import read_snapshot
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import read_snapshot
 
 SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools")
 # The fact each subset fills, and its value when it cannot be read.

@@ -12,7 +12,7 @@ import os
 import re
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     PREFIX,
     parse_found_value,
 )

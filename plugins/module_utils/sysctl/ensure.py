@@ -14,19 +14,19 @@ import os
 
 from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import read_text
 from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import OwnedFile, check_path
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import validate_settings
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_plan import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.file import OwnedFile, check_path
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import validate_settings
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.plan import (
     apply_plan,
     check_modes,
     plan_changes,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_precedence import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.precedence import (
     describe_conflict,
     find_conflicts,
     not_read_at_boot,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import read_snapshot
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import read_snapshot
 
 
 def ensure(params, check_mode, host):

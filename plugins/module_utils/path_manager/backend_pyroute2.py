@@ -26,7 +26,7 @@ from importlib.util import find_spec
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import NetnsContext
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
     bits_from_flags,
@@ -35,7 +35,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
     make_endpoint,
     parse_address,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import Capabilities
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import Capabilities
 
 # linux/netlink.h
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
@@ -47,7 +47,7 @@ class NetlinkError(Exception):
 
 # pyroute2 is imported on first use, not with this file: importing it costs 80-95 ms on a
 # target (Debian 12's 0.7.2, Debian 13's 0.7.7), more than the rest of a module's run, and
-# `backend=auto` needs it only where `ip` cannot do what is asked (see pm_backend.py).
+# `backend=auto` needs it only where `ip` cannot do what is asked (see path_manager/backend.py).
 _LOADED = {}
 
 

@@ -13,8 +13,8 @@ import glob
 import os
 import re
 
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import parse_usage
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_pyroute2 import pyroute2_version
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import parse_usage
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_pyroute2 import pyroute2_version
 
 # Where distributions put the mptcpize preload library: <libdir>/mptcpize/ (Debian,
 # Ubuntu, Fedora, RHEL 10) or <libdir>/mptcpd/ (RHEL 9's mptcpd 0.8), <libdir> being

@@ -22,8 +22,8 @@ import os
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import read_text
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import parse_assignments
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.file import parse_assignments
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     full_name,
     parse_found_value,
 )

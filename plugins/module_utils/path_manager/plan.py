@@ -21,7 +21,7 @@ __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.differences import DifferenceTracker
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     MAX_ENDPOINTS,
     check_port_flags,
     describe_endpoint,
@@ -161,7 +161,7 @@ def _check_result(final, labels):
 
 
 def plan_endpoints(current, wanted, state, exclusive, caps, links=None, netns=None):
-    """current: endpoints read from the kernel; wanted: validated specs (pm_model); links:
+    """current: endpoints read from the kernel; wanted: validated specs (path_manager/model.py); links:
     the interface names of the namespace (needed when a dev is given)."""
     if state == "absent":
         return _plan_absent(current, wanted)

@@ -14,7 +14,7 @@ import ipaddress
 import json
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import parse_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import parse_endpoints
 from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, under_root
 
 FAMILIES = {"inet": 4, "inet6": 6}

@@ -10,13 +10,13 @@ __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import commit, discard, remove, stage
 from ansible_collections.mptcp.linux.plugins.module_utils.differences import DifferenceTracker
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_file import render
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.file import render
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     PM_TYPE_PATH_MANAGER,
     full_name,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_runtime import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import (
     apply_values,
     rollback,
 )

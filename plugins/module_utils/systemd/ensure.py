@@ -2,14 +2,14 @@
 # Copyright: mptcp.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What mptcp_systemd does: validate the unit and drop-ins asked for, read what is there,
-plan, and apply unless in check mode (systemd_files.apply_plan)."""
+plan, and apply unless in check mode (systemd/files.py, apply_plan)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.systemd_files import (
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import (
     Systemctl,
     Wanted,
     apply_plan,

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What nm_mptcp_flags does: under the lock of NetworkManager's profiles, read the
 profiles, plan, write and apply them unless in check mode, and check what NetworkManager
-and the kernel hold afterwards (nm_apply)."""
+and the kernel hold afterwards (networkmanager/apply.py)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_apply import (
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply import (
     apply_devices,
     check_outcome,
     effective_flags,
@@ -22,8 +22,8 @@ from ansible_collections.mptcp.linux.plugins.module_utils.nm_apply import (
     track,
     write_profiles,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import NmClient
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_host import HostReader
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import NmClient
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.host import HostReader
 
 # Exists wherever NetworkManager is installed: the lock of nm_mptcp_flags runs (host_lock.py).
 NM_CONFIG_DIR = "/etc/NetworkManager"

@@ -12,12 +12,12 @@ __metaclass__ = type
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import (
     apply_actions,
     open_host_backend,
     rollback_all,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     ENDPOINT_FIELDS,
     describe_endpoint,
     endpoint_key,
@@ -27,7 +27,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
     validate_limits,
     validate_limits_option,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import (
     path_manager_diff,
     plan_endpoints,
     plan_limits,
@@ -101,7 +101,7 @@ def ensure_endpoints(backend, wanted, state, exclusive, check_mode, netns=None):
 
 
 def endpoint_flags_needed(endpoints, state):
-    """The flags a run writes on endpoints, for choosing the backend (pm_backend.iproute2_can):
+    """The flags a run writes on endpoints, for choosing the backend (path_manager/backend.py, iproute2_can):
     None where it touches no endpoint, none where it only deletes (state=absent)."""
     if endpoints is None:
         return None

@@ -20,7 +20,7 @@ import json
 import re
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import (
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import (
     check_version,
     nm_value,
     parse_flags,

@@ -11,10 +11,10 @@ __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_arguments import BACKENDS
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import KERNEL_IN_PLACE_FLAGS, endpoint_key, is_implicit
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_pyroute2 import Pyroute2Backend, unusable_reason
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKENDS
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import Iproute2Backend
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import KERNEL_IN_PLACE_FLAGS, endpoint_key, is_implicit
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_pyroute2 import Pyroute2Backend, unusable_reason
 
 
 def iproute2_can(backend, endpoint_flags):

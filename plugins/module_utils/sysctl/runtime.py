@@ -16,7 +16,7 @@ import stat
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_SYSCTL_DIR, under_root
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl_keys import (
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     full_name,
     parse_found_value,
     render_value,

@@ -31,14 +31,14 @@ import threading
 import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.link_failover import LinkFailure, validate_interface
-from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_counters import (
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import LinkFailure, validate_interface
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import (
     counter_deltas,
     fallback_reason,
     negotiated_by_counters,
     read_counters,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import (
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_socket import (
     IPPROTO_MPTCP,
     PROTOCOL_NAMES,
     PROTOCOLS,
@@ -48,7 +48,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.mptcp_socket import (
     socket_protocol,
     tcp_is_mptcp,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_events import EventListener, events_of
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import EventListener, events_of
 
 MAX_SIZE = 1 << 30
 MAX_TIMEOUT = 3600

@@ -5,7 +5,7 @@
 
 Every rule here was checked by writing to /proc/sys/net/mptcp in a network namespace of a
 6.18 kernel. Validation is pure: it is given what the running kernel has (a RuntimeSnapshot
-from sysctl_runtime) and touches nothing."""
+from sysctl/runtime.py) and touches nothing."""
 
 from __future__ import absolute_import, division, print_function
 

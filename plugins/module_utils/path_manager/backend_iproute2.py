@@ -19,7 +19,7 @@ import os
 import re
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     FLAG_NAMES,
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
@@ -28,7 +28,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import (
     flags_from_bits,
     make_endpoint,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_plan import Capabilities
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import Capabilities
 
 
 def explain_error(text):

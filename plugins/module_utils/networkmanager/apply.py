@@ -18,8 +18,8 @@ import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.differences import DifferenceTracker
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_client import find_profile
-from ansible_collections.mptcp.linux.plugins.module_utils.nm_flags import (
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import find_profile
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import (
     ENDPOINT_FLAGS,
     effective,
     endpoint_flags,
