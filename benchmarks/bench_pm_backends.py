@@ -17,8 +17,8 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.environ.get("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".tmp", "collections")))
 
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend  # noqa: E402
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import make_endpoint  # noqa: E402
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend  # noqa: E402
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import make_endpoint  # noqa: E402
 
 
 def load_ip_runner():
