@@ -125,7 +125,8 @@ def test_pyroute2_is_not_imported_until_a_backend_needs_it():
     """Importing it costs 80-95 ms on a target: a module that `ip` serves never pays it."""
     run = subprocess.run([sys.executable, "-c", (
         "import sys\n"
-        "from ansible_collections.mptcp.linux.plugins.module_utils.path_manager import backend as pm_backend; from ansible_collections.mptcp.linux.plugins.module_utils.info import tools as info_tools\n"
+        "from ansible_collections.mptcp.linux.plugins.module_utils.path_manager import backend as pm_backend\n"
+        "from ansible_collections.mptcp.linux.plugins.module_utils.info import tools as info_tools\n"
         "from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_pyroute2 import pyroute2_version\n"
         "assert pyroute2_version()\n"
         "print(sorted(name for name in sys.modules if name.startswith('pyroute2')))\n")],
