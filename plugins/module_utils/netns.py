@@ -67,9 +67,10 @@ class NetnsContext:
     """`with NetnsContext(name):` runs the block inside namespace `name` (None: stay where
     the process is) and always returns to the original namespace afterwards."""
 
-    def __init__(self, name):
+    def __init__(self, name, path=None):
+        """path: the namespace's bind mount where the caller resolved it already."""
         self.name = name
-        self._path = netns_path(name) if name else None
+        self._path = path or (netns_path(name) if name else None)
         self._original = None
 
     def __enter__(self):

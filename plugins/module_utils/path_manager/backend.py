@@ -17,45 +17,59 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model imp
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_pyroute2 import Pyroute2Backend, unusable_reason
 
 
-def iproute2_can(backend, endpoint_flags):
-    """Whether this `ip` does all that is asked: it has `ip mptcp`, and where endpoints are
-    written (endpoint_flags: the flags wanted, else None), it can set those flags and the
-    flags of the endpoints the kernel holds (a change, or undoing a delete, adds one again
-    with them), and change flags in place (without `endpoint change` a change would be a
-    delete and add)."""
+def _iproute2_check(backend, endpoint_flags):
+    """(whether this `ip` does all that is asked, the endpoints read to tell or None): it
+    has `ip mptcp`, and where endpoints are written (endpoint_flags: the flags wanted, else
+    None), it can set those flags and the flags of the endpoints the kernel holds (a change,
+    or undoing a delete, adds one again with them), and change flags in place (without
+    `endpoint change` a change would be a delete and add)."""
     try:
         capabilities = backend.capabilities()
     except MptcpError:  # no `ip mptcp` in this iproute2
-        return False
+        return False, None
     if endpoint_flags is None:
-        return True
-    held = set(name for endpoint in backend.read_endpoints() if not is_implicit(endpoint)
-               for name in endpoint["flags"])
-    return (set(endpoint_flags) | held <= capabilities.settable_flags
-            and set(KERNEL_IN_PLACE_FLAGS) <= capabilities.in_place_flags)
+        return True, None
+    endpoints = backend.read_endpoints()
+    held = set(name for endpoint in endpoints if not is_implicit(endpoint) for name in endpoint["flags"])
+    can = (set(endpoint_flags) | held <= capabilities.settable_flags
+           and set(KERNEL_IN_PLACE_FLAGS) <= capabilities.in_place_flags)
+    return can, endpoints
 
 
-def open_backend(choice, netns=None, run=None, ip_path=None, endpoint_flags=None):
-    """The backend asked for. `auto` takes iproute2 where its `ip` does all that is asked
-    (see iproute2_can), else pyroute2 where a version that works can be imported and opened,
-    else iproute2 still, which then says what it lacks. iproute2 comes first because a run
-    costs a few `ip` processes (2-5 ms each), where importing pyroute2 costs 80-95 ms on
-    a target, and every distribution has iproute2 while many lack pyroute2.
-    run/ip_path: how to run `ip` (None: not found); endpoint_flags: see iproute2_can."""
+def iproute2_can(backend, endpoint_flags):
+    """Whether this `ip` does all that is asked (see _iproute2_check)."""
+    return _iproute2_check(backend, endpoint_flags)[0]
+
+
+def choose_backend(choice, netns=None, run=None, ip_path=None, endpoint_flags=None, netns_file=None):
+    """The backend asked for, and the endpoints read while choosing it (None where none
+    were read), so that a run reads them once. `auto` takes iproute2 where its `ip` does
+    all that is asked (see _iproute2_check), else pyroute2 where a version that works can
+    be imported and opened, else iproute2 still, which then says what it lacks. iproute2
+    comes first because a run costs a few `ip` processes (2-5 ms each), where importing
+    pyroute2 costs 80-95 ms on a target, and every distribution has iproute2 while many
+    lack pyroute2. run/ip_path: how to run `ip` (None: not found); endpoint_flags: see
+    _iproute2_check; netns_file: the namespace's bind mount, where resolved already."""
     if choice not in BACKENDS:
         raise MptcpError("backend=%r is not one of %s" % (choice, ", ".join(BACKENDS)))
-    if netns:
-        netns_path(netns)  # fails clearly when it does not exist; never creates it
+    if netns and netns_file is None:
+        netns_file = netns_path(netns)  # fails clearly when it does not exist; never creates it
+    endpoints = None
     if choice == "iproute2" or (choice == "auto" and ip_path is not None):
         if ip_path is None:
             raise MptcpError("backend=iproute2: the ip command (iproute2) was not found")
         iproute2 = Iproute2Backend(run, ip_path, netns)
-        if choice == "iproute2" or iproute2_can(iproute2, endpoint_flags):
-            return iproute2
+        if choice == "iproute2":
+            return iproute2, None
+        can, endpoints = _iproute2_check(iproute2, endpoint_flags)
+        if can:
+            return iproute2, endpoints
     pyroute2_problem = unusable_reason()
     if pyroute2_problem is None:
         try:
-            return Pyroute2Backend(netns)
+            # pyroute2 reads the endpoints again: where iproute2 falls short, it may also
+            # show them short (a flag it does not know).
+            return Pyroute2Backend(netns, netns_file), None
         except MptcpError as exc:
             pyroute2_problem = "%s" % exc
     if choice == "pyroute2":
@@ -64,13 +78,18 @@ def open_backend(choice, netns=None, run=None, ip_path=None, endpoint_flags=None
     if ip_path is None:
         raise MptcpError("the ip command (iproute2) was not found and pyroute2 is not usable (%s)"
                          % pyroute2_problem)
-    return iproute2
+    return iproute2, endpoints
 
 
-def open_host_backend(host, choice, netns=None, endpoint_flags=None):
-    """The backend `choice` for a module's host (module_exit.ModuleHost)."""
+def open_backend(choice, netns=None, run=None, ip_path=None, endpoint_flags=None):
+    """The backend asked for (see choose_backend)."""
+    return choose_backend(choice, netns, run, ip_path, endpoint_flags)[0]
+
+
+def choose_host_backend(host, choice, netns=None, endpoint_flags=None, netns_file=None):
+    """choose_backend for a module's host (module_exit.ModuleHost)."""
     ip_path = host.bin_path("ip")
-    return open_backend(choice, netns, host.run if ip_path else None, ip_path, endpoint_flags)
+    return choose_backend(choice, netns, host.run if ip_path else None, ip_path, endpoint_flags, netns_file)
 
 
 # --- applying a batch -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ import re
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
+    Capabilities,
     FLAG_NAMES,
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
@@ -28,7 +29,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model imp
     flags_from_bits,
     make_endpoint,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import Capabilities
 
 
 def explain_error(text):

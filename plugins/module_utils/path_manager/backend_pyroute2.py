@@ -27,6 +27,7 @@ from importlib.util import find_spec
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import NetnsContext
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
+    Capabilities,
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
     bits_from_flags,
@@ -35,7 +36,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model imp
     make_endpoint,
     parse_address,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import Capabilities
 
 # linux/netlink.h
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
@@ -178,12 +178,13 @@ def _errno_text(code):
 class Pyroute2Backend:
     name = "pyroute2"
 
-    def __init__(self, netns=None):
+    def __init__(self, netns=None, netns_file=None):
+        """netns_file: the namespace's bind mount, where the caller resolved it already."""
         reason = unusable_reason()
         if reason:
             raise MptcpError(reason)
         self.netns = netns
-        self._context = NetnsContext(netns)  # checks that the namespace exists
+        self._context = NetnsContext(netns, netns_file)  # checks that the namespace exists
         with self._context:
             try:
                 self._sock = _pyroute2()["MPTCP"]()

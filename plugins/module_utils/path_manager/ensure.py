@@ -14,7 +14,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostL
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import (
     apply_actions,
-    open_host_backend,
+    choose_host_backend,
     rollback_all,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
@@ -55,17 +55,20 @@ def endpoints_mismatch(planned, actual):
 
 
 def ensure_path_manager(backend, check_mode, netns=None, limits=None, endpoints=None, state="present",
-                        exclusive=False):
+                        exclusive=False, current_endpoints=None):
     """limits: the limits wanted (validated; None leaves them alone); endpoints: the
     endpoints wanted (validated; None leaves them alone), to be `state`, the others removed
     where `exclusive`. Limits and endpoints are one batch: a refusal or a read-back that
-    differs from the plan undoes both."""
+    differs from the plan undoes both. current_endpoints: the endpoints the backend read
+    under the same lock already (when choosing it), else None: read them."""
     limits_plan = endpoints_plan = None
     if limits is not None:
         limits_plan = plan_limits(backend.read_limits(), limits)
     if endpoints is not None:
         links = backend.links() if any(spec["dev"] for spec in endpoints) else None
-        endpoints_plan = plan_endpoints(backend.read_endpoints(), endpoints, state, exclusive,
+        if current_endpoints is None:
+            current_endpoints = backend.read_endpoints()
+        endpoints_plan = plan_endpoints(current_endpoints, endpoints, state, exclusive,
                                         backend.capabilities(), links, netns)
     plans = [plan for plan in (limits_plan, endpoints_plan) if plan is not None]
     actions = [action for plan in plans for action in plan.actions]
@@ -101,7 +104,7 @@ def ensure_endpoints(backend, wanted, state, exclusive, check_mode, netns=None):
 
 
 def endpoint_flags_needed(endpoints, state):
-    """The flags a run writes on endpoints, for choosing the backend (path_manager/backend.py, iproute2_can):
+    """The flags a run writes on endpoints, for choosing the backend (path_manager/backend.py, choose_backend):
     None where it touches no endpoint, none where it only deletes (state=absent)."""
     if endpoints is None:
         return None
@@ -110,10 +113,12 @@ def endpoint_flags_needed(endpoints, state):
     return set(name for spec in endpoints for name in (spec["flags"] or ()))
 
 
-def path_manager_lock(netns, check_mode):
-    """The namespace's path manager, for one run at a time (check mode: shared)."""
+def path_manager_lock(netns, check_mode, netns_file=None):
+    """The namespace's path manager, for one run at a time (check mode: shared).
+    netns_file: the namespace's bind mount, where resolved already."""
     if netns:
-        return HostLock(netns_path(netns), "the MPTCP path manager of netns %s" % netns, shared=check_mode)
+        return HostLock(netns_file or netns_path(netns), "the MPTCP path manager of netns %s" % netns,
+                        shared=check_mode)
     return HostLock("/proc/self/ns/net", "the MPTCP path manager of this network namespace", shared=check_mode)
 
 
@@ -128,6 +133,7 @@ class Request:
         self.exclusive = exclusive
         self.netns = params.get("netns")
         self.backend = params["backend"]
+        self.endpoint_flags = endpoint_flags_needed(endpoints, state)
 
 
 def limits_request(params):
@@ -160,13 +166,16 @@ def ensure_request(request, check_mode, host):
     a failure names the backend that was used."""
     backend = None
     try:
-        # The backend is chosen under the lock too: auto reads the endpoints to choose.
-        with path_manager_lock(request.netns, check_mode):
-            backend = open_host_backend(host, request.backend, request.netns,
-                                        endpoint_flags_needed(request.endpoints, request.state))
+        # The namespace is resolved once: the lock and the backend use its bind mount.
+        netns_file = netns_path(request.netns) if request.netns else None
+        # The backend is chosen under the lock too: auto reads the endpoints to choose,
+        # and the plan starts from what it read.
+        with path_manager_lock(request.netns, check_mode, netns_file):
+            backend, current = choose_host_backend(host, request.backend, request.netns,
+                                                   request.endpoint_flags, netns_file)
             return ensure_path_manager(backend, check_mode, request.netns, limits=request.limits,
                                        endpoints=request.endpoints, state=request.state,
-                                       exclusive=request.exclusive)
+                                       exclusive=request.exclusive, current_endpoints=current)
     except MptcpError as exc:
         exc.details["backend"] = backend.name if backend else None
         raise

@@ -36,6 +36,16 @@ USER_FLAGS = ("signal", "subflow", "backup", "fullmesh", "laminar")
 # laminar change is a delete and add like signal and subflow.
 KERNEL_IN_PLACE_FLAGS = frozenset(("backup", "fullmesh"))
 
+
+class Capabilities:
+    """What a backend can ask of the kernel: the flags it can set when adding, and the
+    flags it can change in place (empty: every flag change is a delete and add)."""
+
+    def __init__(self, settable_flags, in_place_flags, description):
+        self.settable_flags = frozenset(settable_flags)
+        self.in_place_flags = frozenset(in_place_flags)
+        self.description = description
+
 MAX_ENDPOINTS = 8  # MPTCP_PM_ADDR_MAX: the ninth endpoint gets ERANGE
 MAX_LIMIT = 8  # MPTCP_PM_ADDR_MAX again: a larger limit gets EINVAL
 ID_MIN, ID_MAX = 1, 255  # id 0 asks the kernel to choose one

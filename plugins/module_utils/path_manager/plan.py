@@ -23,6 +23,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.differences import Dif
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     MAX_ENDPOINTS,
+    Capabilities,
     check_port_flags,
     describe_endpoint,
     describe_flags,
@@ -32,16 +33,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model imp
     make_endpoint,
     sort_endpoints,
 )
-
-
-class Capabilities:
-    """What a backend can ask of the kernel: the flags it can set when adding, and the
-    flags it can change in place (empty: every flag change is a delete and add)."""
-
-    def __init__(self, settable_flags, in_place_flags, description):
-        self.settable_flags = frozenset(settable_flags)
-        self.in_place_flags = frozenset(in_place_flags)
-        self.description = description
 
 
 class Plan:

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
+    Capabilities,
     KERNEL_IN_PLACE_FLAGS,
     MAX_ENDPOINTS,
     USER_FLAGS,
     make_endpoint,
     sort_flags,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import Capabilities
 
 LINKS = ("e1", "e2")
 LOCAL_ADDRESSES = ("10.1.0.1", "10.2.0.1", "2001:db8:1::1")

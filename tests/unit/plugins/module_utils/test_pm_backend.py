@@ -14,12 +14,13 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure im
     ensure_path_manager,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
+    Capabilities,
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
     make_endpoint,
     validate_endpoints,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import Capabilities, plan_endpoints
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import plan_endpoints
 
 
 class FakeKernel:

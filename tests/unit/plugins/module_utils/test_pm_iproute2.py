@@ -194,7 +194,7 @@ def test_a_refusal_names_the_command_and_what_ip_said():
 class StandInPyroute2:
     name = "pyroute2"
 
-    def __init__(self, netns=None):
+    def __init__(self, netns=None, netns_file=None):
         self.netns = netns
 
 

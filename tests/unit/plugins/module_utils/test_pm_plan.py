@@ -8,11 +8,11 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import Validati
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     KERNEL_IN_PLACE_FLAGS,
     USER_FLAGS,
+    Capabilities,
     make_endpoint,
     validate_endpoints,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.plan import (
-    Capabilities,
     path_manager_diff,
     plan_endpoints,
     plan_limits,
