@@ -470,7 +470,7 @@ events:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer.session import ensure
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.ensure import ensure
 
 
 def main():

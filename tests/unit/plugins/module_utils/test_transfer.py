@@ -9,15 +9,11 @@ import time
 
 import pytest
 
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer import session as transfer
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer.session import (
-    parse_size,
-    payload,
-    run_client,
-    run_server,
-    validate,
-)
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.client import run_client
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.options import parse_size, validate
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.server import run_server
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import CHUNK, payload
 
 CLIENT = {"role": "client", "address": "127.0.0.1", "port": 5210}
 
@@ -108,7 +104,7 @@ def test_payload():
     blocks = list(payload(300000, 7))
     data = b"".join(blocks)
     assert len(data) == 300000
-    assert all(len(block) == transfer.CHUNK for block in blocks[:-1])
+    assert all(len(block) == CHUNK for block in blocks[:-1])
     assert len(set(blocks[:-1])) == len(blocks) - 1  # no two chunks alike
     assert data == b"".join(payload(300000, 7))
     assert data != b"".join(payload(300000, 8))
@@ -248,6 +244,10 @@ def test_failover_at_the_exact_byte_and_link_always_restored():
     wait()
     assert failure is None and result["checksum_matched"]
     failover = result["failover"]
+    # What the module documents, nothing of the client's own run state.
+    assert set(failover) == {"interface", "after_bytes", "at_seconds", "subflows_before", "initial_subflow",
+                             "completed", "seconds_after_failure", "subflows_min_after", "restored",
+                             "addresses_readded", "routes_restored"}
     assert failover["after_bytes"] == 70001
     assert failover["initial_subflow"] is True and failover["completed"] is True
     assert failover["restored"] is True and failover["addresses_readded"] == []
