@@ -12,10 +12,10 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.validation import check_type_int
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply import validate_request
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import find_profile
-from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import validate_flags
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import MAX_ENDPOINTS, validate_endpoints, validate_limits
-from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import check_unit_name
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import check_unit_name, service_unit
 
 
 def _problem(problems, check, *args):
@@ -61,13 +61,10 @@ def _nm_profiles(profiles, facts, host):
     for index, profile in enumerate(profiles):
         name = profile.get("name")
         label = "mptcp_nm_profiles[%d] (%r)" % (index, name)
-        if not name:
-            problems.append("%s: a profile name or UUID is required" % label)
-            continue
-        if name in seen:
+        if name and name in seen:
             problems.append("%s: the profile is listed twice" % label)
         seen.add(name)
-        _problem(problems, validate_flags, profile.get("flags"), label)
+        _problem(problems, validate_request, profile, label)
     if problems or not facts or "nm_profiles" not in facts:
         return problems
     unavailable = facts.get("unavailable", {}).get("nm_profiles")
@@ -85,8 +82,7 @@ def _nm_profiles(profiles, facts, host):
 def _services(services):
     problems = []
     for index, service in enumerate(services):
-        unit = service if "." in service else service + ".service"
-        _problem(problems, check_unit_name, unit, "mptcp_mptcpize_services[%d]" % index)
+        _problem(problems, check_unit_name, service_unit(service), "mptcp_mptcpize_services[%d]" % index)
     return problems
 
 

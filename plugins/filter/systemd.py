@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: mptcp.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that write values into systemd unit files safely (documented in systemd_exec.yml
-and systemd_environment.yml beside this file)."""
+"""Filters that write values into systemd unit files safely, and name units (documented in
+systemd_exec.yml, systemd_environment.yml and systemd_service_units.yml beside this file)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,6 +10,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import service_unit
 
 
 def quote_argument(value, expand_variables=True):
@@ -54,6 +56,14 @@ def systemd_environment(assignment):
     return quote_argument(text, expand_variables=False)
 
 
+def systemd_service_units(services):
+    """The role's services as unit names (systemd/files.py, service_unit)."""
+    if not isinstance(services, (list, tuple)):
+        raise AnsibleFilterError("systemd_service_units expects a list of services, got %r" % (services,))
+    return [service_unit(to_text(service)) for service in services]
+
+
 class FilterModule(object):
     def filters(self):
-        return {"systemd_exec": systemd_exec, "systemd_environment": systemd_environment}
+        return {"systemd_exec": systemd_exec, "systemd_environment": systemd_environment,
+                "systemd_service_units": systemd_service_units}

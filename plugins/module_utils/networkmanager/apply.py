@@ -43,10 +43,17 @@ def requests_from_params(name, flags, profiles):
     for index, entry in enumerate(profiles):
         given = entry.get("name")
         label = "profile %r" % (given,) if name is not None else "profiles[%d] (%r)" % (index, given)
-        if not given:
-            raise ValidationError("%s: a profile name or UUID is required" % label)
-        requests.append((given, validate_flags(entry.get("flags"), label)))
+        requests.append(validate_request(entry, label))
     return requests
+
+
+def validate_request(entry, label):
+    """One profile as given ({name, flags}) -> (name or UUID, flag set), or the
+    ValidationError that names `label` (the role's preflight checks with it too)."""
+    given = entry.get("name")
+    if not given:
+        raise ValidationError("%s: a profile name or UUID is required" % label)
+    return given, validate_flags(entry.get("flags"), label)
 
 
 def resolve(requests, profiles):

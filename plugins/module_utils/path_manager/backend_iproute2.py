@@ -23,6 +23,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model imp
     Capabilities,
     FLAG_NAMES,
     KERNEL_IN_PLACE_FLAGS,
+    LIMIT_NAMES,
     USER_FLAGS,
     bits_from_flags,
     describe_endpoint,
@@ -154,9 +155,21 @@ class Iproute2Backend:
             raise MptcpError("cannot read `ip -j link show` output: %r" % out[:200])
 
     # --- writing ----------------------------------------------------------------------------
+    # The argument lists are static: the boot unit of the role runs the same commands
+    # (plugins/filter/boot_commands.py).
+    FLUSH_ARGS = ("mptcp", "endpoint", "flush")
+
+    @staticmethod
+    def limits_args(limits):
+        """`ip mptcp limits set` for the limits given; one left out (None) keeps its value."""
+        args = ["mptcp", "limits", "set"]
+        for name in LIMIT_NAMES:
+            if limits.get(name) is not None:
+                args += [name, str(limits[name])]
+        return args
+
     def set_limits(self, limits):
-        self._call(["mptcp", "limits", "set", "subflows", str(limits["subflows"]),
-                    "add_addr_accepted", str(limits["add_addr_accepted"])], "setting the MPTCP limits")
+        self._call(self.limits_args(limits), "setting the MPTCP limits")
 
     @staticmethod
     def add_args(endpoint):

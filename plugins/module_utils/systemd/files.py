@@ -26,6 +26,11 @@ _UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(%s)$" % "|
 _DROPIN_NAME = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*\.conf$")
 
 
+def service_unit(name):
+    """A service as the role names it -> its unit name: "nginx" means nginx.service."""
+    return name if "." in name else name + ".service"
+
+
 def check_unit_name(name, what):
     if not _UNIT_NAME.match(name or "") or len(name) > 255:
         raise ValidationError("%s=%r: not a unit name like mptcp-pm.service (a name and one of "

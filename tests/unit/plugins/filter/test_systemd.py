@@ -53,3 +53,19 @@ def test_environment_keeps_dollars_and_escapes_specifiers():
 def test_environment_refuses_bad_names(assignment):
     with pytest.raises(AnsibleFilterError):
         systemd_environment(assignment)
+
+
+def test_service_units_name_a_bare_service_as_a_unit_and_keep_a_suffix():
+    from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_service_units
+    assert systemd_service_units(["nginx", "haproxy.service", "ssh.socket"]) == [
+        "nginx.service", "haproxy.service", "ssh.socket"]
+
+
+def test_the_role_names_its_services_with_the_filter_the_preflight_checks_with():
+    """One rule for `.service`: the role's vars use the filter, not a regex of their own."""
+    import os
+    import yaml
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
+    with open(os.path.join(repo, "roles", "mptcp", "vars", "main.yml")) as handle:
+        variables = yaml.safe_load(handle)
+    assert variables["__mptcp_services"].strip() == "{{ mptcp_mptcpize_services | mptcp.linux.systemd_service_units }}"
