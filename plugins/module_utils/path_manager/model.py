@@ -46,6 +46,7 @@ class Capabilities:
         self.in_place_flags = frozenset(in_place_flags)
         self.description = description
 
+
 MAX_ENDPOINTS = 8  # MPTCP_PM_ADDR_MAX: the ninth endpoint gets ERANGE
 MAX_LIMIT = 8  # MPTCP_PM_ADDR_MAX again: a larger limit gets EINVAL
 ID_MIN, ID_MAX = 1, 255  # id 0 asks the kernel to choose one

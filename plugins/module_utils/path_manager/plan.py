@@ -23,7 +23,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.differences import Dif
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     MAX_ENDPOINTS,
-    Capabilities,
     check_port_flags,
     describe_endpoint,
     describe_flags,
