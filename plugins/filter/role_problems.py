@@ -88,7 +88,7 @@ def _services(services):
 
 def role_problems(variables, facts=None, host="this host"):
     """variables: the role's mptcp_limits, mptcp_endpoints, mptcp_nm_profiles and
-    mptcp_mptcpize_services; facts: what mptcp_info found (its nm_profiles, when read)."""
+    mptcp_mptcpize_services; facts: what mptcp_facts found (its nm_profiles, when read)."""
     if not isinstance(variables, dict):
         raise AnsibleFilterError("role_problems expects a dict of the role's variables, got %r" % (variables,))
     problems = []

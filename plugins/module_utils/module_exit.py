@@ -34,6 +34,9 @@ class ModuleHost:
     def atomic_move(self, source, destination):
         self._module.atomic_move(source, destination)
 
+    def deprecate(self, message, version):
+        self._module.deprecate(message, version=version, collection_name="mptcp.linux")
+
 
 def _warn_all(module, result):
     for warning in result.pop("warnings", None) or ():

@@ -9,13 +9,15 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: mptcp_info
-short_description: Gather what a host has for Multipath TCP, as facts
+short_description: Read what a host has for Multipath TCP
 version_added: 1.0.0
 description:
   - Reads whether the kernel has MPTCP, its C(net.mptcp.*) settings, the path manager's
     limits and endpoints, the NetworkManager profiles' MPTCP flags, the open MPTCP
     sockets, the C(MPTcpExt) counters and the MPTCP tools installed, and returns them
-    under C(ansible_facts.mptcp), for reports, asserts and drift checks.
+    in its result under C(mptcp), for reports, asserts and drift checks.
+  - M(mptcp.linux.mptcp_facts) returns the same as facts. Until 2.0.0 this module also
+    returns them as facts, under C(ansible_facts.mptcp), unless O(facts=false).
   - Only the subsets asked for in O(gather_subset) are read.
   - A host without MPTCP, NetworkManager, pyroute2 or C(ss) gets C(supported=false) or an
     empty part, never a failure; C(unavailable) says why a part is empty.
@@ -24,141 +26,134 @@ author:
 requirements:
   - Linux. Each part uses what it needs when the host has it; none is required.
 options:
-  gather_subset:
+  facts:
     description:
-      - What to read. V(all) reads everything.
-      - V(sysctl) reads every C(net.mptcp.*) key the kernel has; V(limits) and
-        V(endpoints) the path manager; V(nm) the NetworkManager profiles (with
-        C(nmcli)); V(connections) the MPTCP sockets (C(ss -Mnai)); V(counters) the
-        C(MPTcpExt) counters of C(/proc/net/netstat); V(tools) the tools installed.
-    type: list
-    elements: str
-    choices: [all, sysctl, limits, endpoints, nm, connections, counters, tools]
-    default: [all]
+      - Return the data as facts too, under C(ansible_facts.mptcp), as this module did
+        before 1.2.0.
+      - Left unset, it is V(true) and a deprecation warning says that the default becomes
+        V(false) in 2.0.0. Use M(mptcp.linux.mptcp_facts) for facts.
+    type: bool
+    version_added: 1.2.0
 extends_documentation_fragment:
   - mptcp.linux.path_manager
-notes:
-  - With O(netns), everything but V(nm) and V(tools) is read in that namespace.
-    NetworkManager's profiles belong to the host.
-attributes:
-  check_mode:
-    description: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Changes nothing, so has no diff.
-    support: none
+  - mptcp.linux.gather
 seealso:
+  - module: mptcp.linux.mptcp_facts
   - module: mptcp.linux.mptcp_endpoint
   - module: mptcp.linux.mptcp_limits
 """
 
 EXAMPLES = r"""
-- name: Gather every MPTCP fact
+- name: Read everything MPTCP
   mptcp.linux.mptcp_info:
+    facts: false
+  register: mptcp_host
 
 - name: Fail when MPTCP is off or the host announces no address
   ansible.builtin.assert:
     that:
-      - ansible_facts.mptcp.supported
-      - ansible_facts.mptcp.sysctl.enabled == 1
-      - ansible_facts.mptcp.endpoints | selectattr('flags', 'contains', 'signal') | list | length > 0
-    fail_msg: "MPTCP is not set up: {{ ansible_facts.mptcp.unavailable }}"
+      - mptcp_host.mptcp.supported
+      - mptcp_host.mptcp.sysctl.enabled == 1
+      - mptcp_host.mptcp.endpoints | selectattr('flags', 'contains', 'signal') | list | length > 0
+    fail_msg: "MPTCP is not set up: {{ mptcp_host.mptcp.unavailable }}"
 
 - name: Read only the open connections and the counters, inside a namespace
   mptcp.linux.mptcp_info:
     gather_subset: [connections, counters]
     netns: blue
+    facts: false
+  register: mptcp_blue
 
 - name: Show how many subflows each connection has
   ansible.builtin.debug:
-    msg: "{{ ansible_facts.mptcp.connections | map(attribute='subflows') | list }}"
+    msg: "{{ mptcp_blue.mptcp.connections | map(attribute='subflows') | list }}"
 """
 
 RETURN = r"""
 ansible_facts:
-  description: The facts, under C(mptcp).
+  description: The same data as facts, under C(mptcp) (deprecated, see O(facts)).
+  returned: unless O(facts=false)
+  type: dict
+  sample: {"mptcp": {"supported": true, "unavailable": {}}}
+mptcp:
+  description: What the host has for MPTCP. Only the parts asked for are there, besides C(supported) and C(unavailable).
   returned: always
   type: dict
   contains:
-    mptcp:
-      description: What the host has for MPTCP. Only the parts asked for are there, besides C(supported) and C(unavailable).
+    supported:
+      description: Whether the kernel has MPTCP (C(/proc/sys/net/mptcp/enabled) exists).
+      type: bool
+      returned: always
+      sample: true
+    sysctl:
+      description: Every C(net.mptcp.*) key of the kernel by its short name; numbers as integers.
       type: dict
-      contains:
-        supported:
-          description: Whether the kernel has MPTCP (C(/proc/sys/net/mptcp/enabled) exists).
-          type: bool
-          returned: always
-          sample: true
-        sysctl:
-          description: Every C(net.mptcp.*) key of the kernel by its short name; numbers as integers.
-          type: dict
-          returned: when asked for
-          sample: {"enabled": 1, "add_addr_timeout": 120, "scheduler": "default", "available_schedulers": "default"}
-        limits:
-          description: The path manager's limits.
-          type: dict
-          returned: when asked for
-          sample: {"subflows": 2, "add_addr_accepted": 0}
-        endpoints:
-          description: The path manager's endpoints, as M(mptcp.linux.mptcp_endpoint) returns them.
-          type: list
-          elements: dict
-          returned: when asked for
-          sample: [{"id": 1, "address": "192.0.2.10", "port": null, "dev": "eth1", "flags": ["subflow"]}]
-        nm_profiles:
-          description:
-            - The NetworkManager profiles (only where NetworkManager runs), with C(connection.mptcp-flags) as names; V([]) is
-              NetworkManager's default.
-          type: list
-          elements: dict
-          returned: when asked for
-          sample: [{"name": "uplink2", "uuid": "0f0e8f43-3c1a-4c3b-9c55-0b4e1f0d2a61", "type": "802-3-ethernet",
-                    "devices": ["eth1"], "mptcp_flags": ["enabled", "subflow"]}]
-        connections:
-          description:
-            - Each MPTCP socket, listening ones included. C(subflows) counts the extra subflows (a connection with one join
-              has two paths and C(subflows=1)); C(fallback) is true when it fell back to TCP.
-          type: list
-          elements: dict
-          returned: when asked for
-          sample: [{"state": "ESTAB", "local": {"address": "192.0.2.10", "port": 40122, "dev": null},
-                    "remote": {"address": "198.51.100.2", "port": 5201, "dev": null}, "subflows": 1, "token": "c5c9dd2d",
-                    "fallback": false, "subflows_max": 2, "add_addr_signal": 0, "add_addr_accepted": 0,
-                    "add_addr_signal_max": 0, "add_addr_accepted_max": 2}]
-        counters:
-          description: Every C(MPTcpExt) counter of C(/proc/net/netstat) (what C(nstat -asz) shows as C(MPTcpExt*)).
-          type: dict
-          returned: when asked for
-          sample: {"MPCapableSYNTX": 4, "MPJoinSynTx": 2, "MPJoinSynAckRx": 2}
-        tools:
-          description:
-            - The tools found; a missing one is V(null).
-            - C(mptcpize.preload) is the preload library where it really is (symlinks resolved).
-          type: dict
-          returned: when asked for
-          sample: {"iproute2": {"path": "/usr/sbin/ip", "version": "6.1.0", "ip_mptcp": true}, "pyroute2": "0.7.2",
-                   "nmcli": {"path": "/usr/bin/nmcli", "version": "1.42.4"},
-                   "mptcpize": {"path": "/usr/bin/mptcpize",
-                                "preload": "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"}}
-        unavailable:
-          description: For each part that could not be read (left empty), why.
-          type: dict
-          returned: always
-          sample: {"nm_profiles": "nmcli not found: NetworkManager is not installed"}
+      returned: when asked for
+      sample: {"enabled": 1, "add_addr_timeout": 120, "scheduler": "default", "available_schedulers": "default"}
+    limits:
+      description: The path manager's limits.
+      type: dict
+      returned: when asked for
+      sample: {"subflows": 2, "add_addr_accepted": 0}
+    endpoints:
+      description: The path manager's endpoints, as M(mptcp.linux.mptcp_endpoint) returns them.
+      type: list
+      elements: dict
+      returned: when asked for
+      sample: [{"id": 1, "address": "192.0.2.10", "port": null, "dev": "eth1", "flags": ["subflow"]}]
+    nm_profiles:
+      description:
+        - The NetworkManager profiles (only where NetworkManager runs), with C(connection.mptcp-flags) as names; V([]) is
+          NetworkManager's default.
+      type: list
+      elements: dict
+      returned: when asked for
+      sample: [{"name": "uplink2", "uuid": "0f0e8f43-3c1a-4c3b-9c55-0b4e1f0d2a61", "type": "802-3-ethernet",
+                "devices": ["eth1"], "mptcp_flags": ["enabled", "subflow"]}]
+    connections:
+      description:
+        - Each MPTCP socket, listening ones included. C(subflows) counts the extra subflows (a connection with one join
+          has two paths and C(subflows=1)); C(fallback) is true when it fell back to TCP.
+      type: list
+      elements: dict
+      returned: when asked for
+      sample: [{"state": "ESTAB", "local": {"address": "192.0.2.10", "port": 40122, "dev": null},
+                "remote": {"address": "198.51.100.2", "port": 5201, "dev": null}, "subflows": 1, "token": "c5c9dd2d",
+                "fallback": false, "subflows_max": 2, "add_addr_signal": 0, "add_addr_accepted": 0,
+                "add_addr_signal_max": 0, "add_addr_accepted_max": 2}]
+    counters:
+      description: Every C(MPTcpExt) counter of C(/proc/net/netstat) (what C(nstat -asz) shows as C(MPTcpExt*)).
+      type: dict
+      returned: when asked for
+      sample: {"MPCapableSYNTX": 4, "MPJoinSynTx": 2, "MPJoinSynAckRx": 2}
+    tools:
+      description:
+        - The tools found; a missing one is V(null).
+        - C(mptcpize.preload) is the preload library where it really is (symlinks resolved).
+      type: dict
+      returned: when asked for
+      sample: {"iproute2": {"path": "/usr/sbin/ip", "version": "6.1.0", "ip_mptcp": true}, "pyroute2": "0.7.2",
+               "nmcli": {"path": "/usr/bin/nmcli", "version": "1.42.4"},
+               "mptcpize": {"path": "/usr/bin/mptcpize",
+                            "preload": "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"}}
+    unavailable:
+      description: For each part that could not be read (left empty), why.
+      type: dict
+      returned: always
+      sample: {"nm_profiles": "nmcli not found: NetworkManager is not installed"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import SUBSETS, ensure
+from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import GATHER_OPTIONS, ensure
 from ansible_collections.mptcp.linux.plugins.module_utils.module_exit import run_module
-from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            gather_subset=dict(type="list", elements="str", default=["all"], choices=["all"] + list(SUBSETS)),
-            **BACKEND_OPTIONS
+            GATHER_OPTIONS,
+            facts=dict(type="bool"),
         ),
         supports_check_mode=True,
     )

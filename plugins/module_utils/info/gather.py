@@ -21,11 +21,17 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counter
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import NetnsContext, netns_path
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import NmClient
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import ordered
+from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, under_root
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import read_snapshot
 
 SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools")
+# The argument spec mptcp_info and mptcp_facts share.
+GATHER_OPTIONS = dict(
+    gather_subset=dict(type="list", elements="str", default=["all"], choices=["all"] + list(SUBSETS)),
+    **BACKEND_OPTIONS
+)
 # The fact each subset fills, and its value when it cannot be read.
 EMPTY = {"sysctl": {}, "limits": {}, "endpoints": [], "nm": [], "connections": [], "counters": {}, "tools": {}}
 FACT_NAMES = {"nm": "nm_profiles"}
@@ -130,11 +136,36 @@ class Gatherer:
         return facts, unavailable
 
 
-def ensure(params, check_mode, host):
-    """What mptcp_info does: read the subsets asked for. Fails only when the namespace asked
-    for cannot be used (missing, or no right to enter it); every part that cannot be read
-    is left empty instead, and named in `unavailable`."""
+def _gather(params, host):
+    """Read the subsets asked for. Fails only when the namespace asked for cannot be used
+    (missing, or no right to enter it); every part that cannot be read is left empty
+    instead, and named in `unavailable`."""
     gatherer = Gatherer(host.run, host.bin_path, params["netns"], params["backend"])
     facts, unavailable = gatherer.gather(resolve_subsets(params["gather_subset"]))
     facts["unavailable"] = unavailable
-    return dict(changed=False, ansible_facts={"mptcp": facts})
+    return facts
+
+
+# mptcp_info returned its data as facts until the developer guide's rule was applied.
+FACTS_DEPRECATION = ("mptcp_info returns its data under `mptcp` now; its copy under ansible_facts.mptcp goes away "
+                     "in 2.0.0 (the default of `facts` becomes false). Use mptcp.linux.mptcp_facts for facts, or "
+                     "set facts=false")
+
+
+def ensure(params, check_mode, host):
+    """What mptcp_info does: the data in the result (`mptcp`), and as facts too where
+    `facts` asks for it (unset: yes, deprecated)."""
+    data = _gather(params, host)
+    result = dict(changed=False, mptcp=data)
+    facts = params.get("facts")
+    if facts is None:
+        host.deprecate(FACTS_DEPRECATION, "2.0.0")
+        facts = True
+    if facts:
+        result["ansible_facts"] = {"mptcp": data}
+    return result
+
+
+def ensure_facts(params, check_mode, host):
+    """What mptcp_facts does: the data as facts, ansible_facts.mptcp."""
+    return dict(changed=False, ansible_facts={"mptcp": _gather(params, host)})

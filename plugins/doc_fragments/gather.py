@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """What mptcp_info and mptcp_facts share: the parts to read, and how they run."""
+
+    DOCUMENTATION = r"""
+options:
+  gather_subset:
+    description:
+      - What to read. V(all) reads everything.
+      - V(sysctl) reads every C(net.mptcp.*) key the kernel has; V(limits) and
+        V(endpoints) the path manager; V(nm) the NetworkManager profiles (with
+        C(nmcli)); V(connections) the MPTCP sockets (C(ss -Mnai)); V(counters) the
+        C(MPTcpExt) counters of C(/proc/net/netstat); V(tools) the tools installed.
+    type: list
+    elements: str
+    choices: [all, sysctl, limits, endpoints, nm, connections, counters, tools]
+    default: [all]
+notes:
+  - With O(netns), everything but V(nm) and V(tools) is read in that namespace.
+    NetworkManager's profiles belong to the host.
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Changes nothing, so has no diff.
+    support: none
+"""
