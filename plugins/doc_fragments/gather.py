@@ -11,6 +11,8 @@ class ModuleDocFragment(object):
     """What mptcp_info and mptcp_facts share: the parts to read, and how they run."""
 
     DOCUMENTATION = r"""
+requirements:
+  - Linux. Each part uses what it needs when the host has it; none is required.
 options:
   gather_subset:
     description:
@@ -33,4 +35,7 @@ attributes:
   diff_mode:
     description: Changes nothing, so has no diff.
     support: none
+seealso:
+  - module: mptcp.linux.mptcp_endpoint
+  - module: mptcp.linux.mptcp_limits
 """

@@ -34,8 +34,8 @@ class ModuleHost:
     def atomic_move(self, source, destination):
         self._module.atomic_move(source, destination)
 
-    def deprecate(self, message, version):
-        self._module.deprecate(message, version=version, collection_name="mptcp.linux")
+    def deprecate(self, message, version, collection_name):
+        self._module.deprecate(message, version=version, collection_name=collection_name)
 
 
 def _warn_all(module, result):

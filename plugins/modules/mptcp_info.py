@@ -21,10 +21,10 @@ description:
   - Only the subsets asked for in O(gather_subset) are read.
   - A host without MPTCP, NetworkManager, pyroute2 or C(ss) gets C(supported=false) or an
     empty part, never a failure; C(unavailable) says why a part is empty.
+seealso:
+  - module: mptcp.linux.mptcp_facts
 author:
   - mptcp.linux contributors (@mptcp-linux)
-requirements:
-  - Linux. Each part uses what it needs when the host has it; none is required.
 options:
   facts:
     description:
@@ -37,10 +37,6 @@ options:
 extends_documentation_fragment:
   - mptcp.linux.path_manager
   - mptcp.linux.gather
-seealso:
-  - module: mptcp.linux.mptcp_facts
-  - module: mptcp.linux.mptcp_endpoint
-  - module: mptcp.linux.mptcp_limits
 """
 
 EXAMPLES = r"""

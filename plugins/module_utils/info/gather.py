@@ -159,7 +159,7 @@ def ensure(params, check_mode, host):
     result = dict(changed=False, mptcp=data)
     facts = params.get("facts")
     if facts is None:
-        host.deprecate(FACTS_DEPRECATION, "2.0.0")
+        host.deprecate(FACTS_DEPRECATION, version="2.0.0", collection_name="mptcp.linux")
         facts = True
     if facts:
         result["ansible_facts"] = {"mptcp": data}
