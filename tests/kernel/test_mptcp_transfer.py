@@ -356,7 +356,7 @@ def test_what_the_module_client_sent_arrived_whole(pair, outside, tmp_path, fail
     finally:
         watch.stop()
     counters.stop()
-    _, err = receiver.communicate(timeout=30)
+    err = receiver.communicate(timeout=30)[1]
     assert receiver.returncode == 0, err
     assert os.path.getsize(received) == 12 << 20
     assert sha256sum(received) == client["digest"], story(client)
