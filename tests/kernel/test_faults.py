@@ -24,11 +24,11 @@ import time
 import pytest
 
 from backend_faults import RemovesALink
+from this_ip import IP_SIDES, on_side
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_ensure import ensure_endpoints
-from ansible_collections.mptcp.linux.plugins.module_utils.pm_iproute2 import Iproute2Backend
 from ansible_collections.mptcp.linux.plugins.module_utils.pm_model import validate_endpoints
 
 IP = shutil.which("ip")
@@ -95,10 +95,6 @@ def standin(tmp_path, name):
     return ["env", "PYTHONPATH=%s" % (tmp_path / "standin")]
 
 
-def ip_can_set(ns, flag):
-    return flag in Iproute2Backend(ns.ip_runner, IP).usage()["flags"]
-
-
 @pytest.mark.parametrize("name", sorted(PYROUTE2_STANDINS))
 def test_without_a_usable_pyroute2_iproute2_does_the_same_work(make_host, module_runner, tmp_path, name):
     """backend=auto without pyroute2, against a twin run with backend=pyroute2."""
@@ -118,13 +114,29 @@ def test_without_a_usable_pyroute2_iproute2_does_the_same_work(make_host, module
         "backend=pyroute2: pyroute2 with MPTCP support (0.5.19 or later) cannot be imported: ")
     assert refused["msg"].endswith("Install python3-pyroute2 on the target or use backend=auto or iproute2")
     assert kernel_state(without) == kernel_state(twin)
-    # A flag this ip cannot set: auto has only ip left, which says what it lacks.
-    laminar = {"netns": without.name, "address": "198.18.2.2", "id": 9, "flags": ["subflow", "laminar"]}
-    if not ip_can_set(without, "laminar"):
-        lacking = module_runner("mptcp_endpoint", laminar, wrap=wrap)
-        assert (lacking["failed"], lacking["backend"]) == (True, "iproute2"), lacking
-        assert "needs flag laminar, which this iproute2" in lacking["msg"] and "backend=pyroute2" in lacking["msg"]
-        assert kernel_state(without) == kernel_state(twin)
+
+
+@IP_SIDES
+@pytest.mark.parametrize("name", sorted(PYROUTE2_STANDINS))
+def test_without_pyroute2_a_flag_ip_lacks_is_refused_and_one_it_has_is_set(make_host, module_runner, tmp_path,
+                                                                          name, ip_knows_laminar):
+    """auto without pyroute2 has only ip left: where ip lacks laminar it says so and
+    changes nothing; where ip has it, the endpoint is set through ip."""
+    on_side(ip_knows_laminar)
+    wrap = standin(tmp_path, name)
+    host = make_host()
+    before = kernel_state(host)
+    laminar = {"netns": host.name, "address": "198.18.2.1", "id": 9, "flags": ["subflow", "laminar"]}
+    result = module_runner("mptcp_endpoint", laminar, wrap=wrap)
+    assert result["backend"] == "iproute2", result
+    if ip_knows_laminar:
+        assert result.get("failed") is not True and result["changed"] is True, result
+        assert [(e["id"], e["address"], sorted(e["flags"])) for e in host.endpoints()] == [
+            (9, "198.18.2.1", ["laminar", "subflow"])]
+    else:
+        assert result["failed"] is True, result
+        assert "needs flag laminar, which this iproute2" in result["msg"] and "backend=pyroute2" in result["msg"]
+        assert kernel_state(host) == before
 
 
 @pytest.fixture
