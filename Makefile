@@ -4,7 +4,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# The control node's Python: ansible-core 2.21 needs 3.12 to 3.14. tools/control-python.sh
+# finds one (python3.13/3.12 on PATH, pyenv's, the system's) and says which; PYTHON=...
+# names one instead.
+export PYTHON
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.tmp/collections
@@ -52,7 +55,8 @@ deps: .tmp/deps.stamp
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements/control.txt | .tmp/deps.stamp
-	$(PYTHON) -m venv $(VENV)
+	@python=$$(tools/control-python.sh) || exit 1; \
+	 rm -rf $(VENV) && echo "$$python -m venv $(VENV)" && "$$python" -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements/control.txt
 	@touch $@
