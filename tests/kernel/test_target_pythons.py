@@ -96,7 +96,7 @@ class Target:
         return proc
 
 
-@pytest.fixture(scope="session", params=TARGETS, ids=["py" + version for version, _ in TARGETS])
+@pytest.fixture(scope="session", params=TARGETS, ids=["py" + entry[0] for entry in TARGETS])
 def target(request):
     version, core = request.param
     python = pyenv_python(version)

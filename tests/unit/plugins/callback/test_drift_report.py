@@ -2,6 +2,7 @@
 ansible.builtin return, the statuses, the files it writes, and that it stays silent on
 runs outside check mode."""
 
+import inspect
 import json
 import os
 
@@ -107,7 +108,11 @@ def test_page_escapes_what_hosts_return():
 def result(host, check_mode, payload, name="Set the path manager's limits", handler=False):
     task = Handler() if handler else Task()
     task.name, task.action, task.check_mode = name, "mptcp.linux.mptcp_limits", check_mode
-    # ansible-core 2.19 wants task_fields; the older lines take it too.
+    if "utr" in inspect.signature(TaskResult.__init__).parameters:
+        # ansible-core 2.21: the callback's result wraps a UnifiedTaskResult.
+        from ansible._internal._task import UnifiedTaskResult
+        return TaskResult(Host(host), task, UnifiedTaskResult.from_action_result_dict(payload))
+    # ansible-core 2.19 and 2.20 want task_fields; the older lines take it too.
     return TaskResult(Host(host), task, payload, task_fields={})
 
 
