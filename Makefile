@@ -86,7 +86,7 @@ lint: venv collection
 
 # ansible-test sanity and units on every ansible-core line that meta/runtime.yml admits,
 # each in a venv of its own on the newest Python the line admits as controller (pyenv's
-# here: 3.11 for 2.15, 3.12 for 2.16, 3.13 for 2.17 to 2.21; tools/core-venv.sh).
+# here: 3.11 for 2.15, 3.12 for 2.16 and 2.17, 3.13 for 2.18 to 2.21; tools/core-venv.sh).
 # ansible-core 2.14 is not supported (README, Supported platforms); 2.22 is not on PyPI.
 ANSIBLE_CORE_LINES := 2.15.13 2.16.19 2.17.14 2.18.19 2.19.14 2.20.10 2.21.5
 sanity: .tmp/deps.stamp

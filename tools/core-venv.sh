@@ -14,9 +14,8 @@ line=${version%.*}
 # the oldest and newest minor version of Python 3.
 case "$line" in
     2.14 | 2.15) range="9 11" ;;
-    2.16) range="10 12" ;;
-    2.17 | 2.18) range="10 13" ;;
-    2.19) range="11 13" ;;
+    2.16 | 2.17) range="10 12" ;;
+    2.18 | 2.19) range="11 13" ;;
     2.20 | 2.21 | 2.22) range="12 14" ;;
     *) echo "core-venv: no controller Pythons known for ansible-core $line: add them to $0" >&2; exit 1 ;;
 esac
