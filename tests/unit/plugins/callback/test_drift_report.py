@@ -149,3 +149,25 @@ def test_a_run_outside_check_mode_writes_nothing(tmp_path):
     plugin.v2_runner_on_ok(result("h1", False, {"changed": True, "diff": LIMITS}))
     plugin.v2_playbook_on_stats(None)
     assert not (tmp_path / "report").exists()
+
+
+class PublicOnly:
+    """A task result with only the names ansible-core 2.19 made public (host, task,
+    result): the private ones (_host, _task, _result) are marked for deprecation in 2.23."""
+
+    def __init__(self, host, task, payload):
+        self.host, self.task, self.result = host, task, payload
+
+
+def test_the_callback_needs_only_the_public_names(tmp_path):
+    plugin = callback(tmp_path)
+    task = Task()
+    task.name, task.action, task.check_mode = "Set the path manager's limits", "mptcp.linux.mptcp_limits", True
+    plugin.v2_runner_on_ok(PublicOnly(Host("h1"), task, {"changed": True, "diff": LIMITS}))
+    plugin.v2_runner_on_failed(PublicOnly(Host("h2"), task, {"msg": "nmcli not found"}))
+    plugin.v2_runner_on_unreachable(PublicOnly(Host("h3"), task, {"msg": "no route"}))
+    plugin.v2_playbook_on_stats(None)
+    hosts = json.loads((tmp_path / "report" / "drift.json").read_text())["hosts"]
+    assert dict((name, host["status"]) for name, host in hosts.items()) == {
+        "h1": "drifted", "h2": "failed", "h3": "unreachable"}
+    assert hosts["h1"]["differences"][0]["changes"] == ["subflows: 3 -> 2"]
