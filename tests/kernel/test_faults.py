@@ -208,6 +208,25 @@ WINDOW = 5.0  # seconds after every run is at the lock: once past the lock, a ru
 CHECK_MODE_BOUND = 60
 
 
+def descendants(root):
+    """root and every process below it, from each process's parent in /proc/PID/stat."""
+    children = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as handle:
+                # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+        children.setdefault(parent, []).append(int(pid))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
 class HeldLock:
     """flock(2) on `path` in this process, as a concurrent run of the module would hold it."""
 
@@ -224,12 +243,11 @@ class HeldLock:
             self.fd = None
 
     def openers(self, running):
-        """The processes of `running` (its session) that have the locked file open."""
+        """The processes of `running` (it and its descendants: ansible-core 2.19 and later
+        start the module in a session of its own) that have the locked file open."""
         found = set()
-        for pid in filter(str.isdigit, os.listdir("/proc")):
+        for pid in descendants(running.proc.pid):
             try:
-                if os.getsid(int(pid)) != running.proc.pid:
-                    continue
                 for fd in os.listdir("/proc/%s/fd" % pid):
                     info = os.stat("/proc/%s/fd/%s" % (pid, fd))
                     if (info.st_dev, info.st_ino) == self.key:
