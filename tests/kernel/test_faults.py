@@ -118,8 +118,8 @@ def test_without_a_usable_pyroute2_iproute2_does_the_same_work(make_host, module
 
 @IP_SIDES
 @pytest.mark.parametrize("name", sorted(PYROUTE2_STANDINS))
-def test_without_pyroute2_a_flag_ip_lacks_is_refused_and_one_it_has_is_set(make_host, module_runner, tmp_path,
-                                                                          name, ip_knows_laminar):
+def test_without_pyroute2_a_flag_ip_lacks_is_refused_and_one_it_has_is_set(
+        make_host, module_runner, tmp_path, name, ip_knows_laminar):
     """auto without pyroute2 has only ip left: where ip lacks laminar it says so and
     changes nothing; where ip has it, the endpoint is set through ip."""
     on_side(ip_knows_laminar)
