@@ -208,8 +208,22 @@ class Pair:
     def transfer(self, server=None, **client):
         """A server in the background, then the client -> (client result, server result)."""
         running = self.start_server(**(server or {}))
+        self.wait_for_listener()
         client_result = self.client_run(**client)
         return client_result, running.result(timeout=90)
+
+    def wait_for_listener(self):
+        """Until the server module listens: a client started earlier has its first SYN
+        refused and retries, which moves MPCapableSYNTX twice and fails the counters' +1."""
+        deadline = time.monotonic() + 60  # a bound, not a measurement: it listens in about a second
+
+        def listening():  # an MPTCP listener (ss -M) or, for the plain TCP server, a TCP one
+            return any(self.server.exec("ss", "-Hln", kind, "sport", "= :%d" % PORT).stdout.strip()
+                       for kind in ("-M", "-t"))
+
+        while not listening():
+            assert time.monotonic() < deadline, "the server module never listened on port %d" % PORT
+            time.sleep(0.05)
 
     def shape(self):
         for link in ("c1", "c2"):
