@@ -309,7 +309,7 @@ def main(argv=None):
     parser.add_argument("--name", default="bench-fleet", help="the lab's name")
     parser.add_argument("--connection", default="podman_pipelining",
                         help="the connection plugin (default podman_pipelining, the lab's: podman exec with "
-                             "pipelining, one podman command per module call; containers.podman.podman: six)")
+                             "pipelining, one podman command per module call; containers.podman.podman before 1.21: six)")
     parser.add_argument("--subnet", action="append", dest="subnets",
                         help="the lab's two subnets (default 198.18.131.0/24 198.18.132.0/24)")
     args = parser.parse_args(argv)

@@ -10,6 +10,8 @@ import shlex
 
 import yaml
 
+from ansible_output import failed_cleanly
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE = os.path.join(REPO, "tests", "data", "bad_inputs.yml")
 
@@ -127,7 +129,7 @@ def assert_refused(row, result):
     assert result is not None, "%s did not fail" % row["id"]
     assert result.get("failed") is True, result
     assert not result.get("changed"), result
-    assert "exception" not in result and "module_stderr" not in result, result
+    assert failed_cleanly(result), result
     message = result["msg"]
     assert "Traceback" not in message, message
     for fragment in [row["value"]] + row["msg"]:

@@ -300,6 +300,15 @@ def write_atomically(path, text):
         raise
 
 
+def _parts(result):
+    """(host, task, result dict) of a callback's task result. ansible-core 2.19 made them
+    public (`host`, `task`, `result`) and marks the private names it had before
+    (`_host`, `_task`, `_result`, the only ones up to 2.18) for deprecation in 2.23."""
+    if hasattr(result, "result"):
+        return result.host, result.task, result.result
+    return result._host, result._task, result._result
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -313,14 +322,15 @@ class CallbackModule(CallbackBase):
         self._checked = False
 
     def _record(self, result):
-        name = result._host.get_name()
+        name = _parts(result)[0].get_name()
         record = self._records.setdefault(name, HostRecord())
         record.checked_at = now()
         return record
 
     @staticmethod
     def _in_check_mode(result):
-        return bool(result._task.check_mode) and not isinstance(result._task, Handler)
+        task = _parts(result)[1]
+        return bool(task.check_mode) and not isinstance(task, Handler)
 
     def v2_playbook_on_start(self, playbook):
         self._playbook = os.path.basename(to_text(playbook._file_name))
@@ -330,9 +340,10 @@ class CallbackModule(CallbackBase):
             return
         self._checked = True
         record = self._record(result)
-        if result._result.get("changed"):
-            action = getattr(result._task, "resolved_action", None) or result._task.action
-            record.differences += differences_of(result._task.get_name(), action, result._result)
+        _host, task, payload = _parts(result)
+        if payload.get("changed"):
+            action = getattr(task, "resolved_action", None) or task.action
+            record.differences += differences_of(task.get_name(), action, payload)
 
     def v2_runner_on_skipped(self, result):
         if self._in_check_mode(result):
@@ -343,10 +354,10 @@ class CallbackModule(CallbackBase):
             return
         self._checked = True
         record = self._record(result)
+        _host, task, payload = _parts(result)
         if not ignore_errors:
-            record.error = dict(task=result._task.get_name(),
-                                msg=to_text(result._result.get("msg") or result._result.get("stderr")
-                                            or "failed"))
+            record.error = dict(task=task.get_name(),
+                                msg=to_text(payload.get("msg") or payload.get("stderr") or "failed"))
 
     def v2_runner_on_unreachable(self, result):
         if not self._in_check_mode(result):
@@ -354,7 +365,8 @@ class CallbackModule(CallbackBase):
         self._checked = True
         record = self._record(result)
         record.unreachable = True
-        record.error = dict(task=result._task.get_name(), msg=to_text(result._result.get("msg") or "unreachable"))
+        _host, task, payload = _parts(result)
+        record.error = dict(task=task.get_name(), msg=to_text(payload.get("msg") or "unreachable"))
 
     def v2_playbook_on_stats(self, stats):
         # Hosts that ran no task in check mode were not checked: they are left out.

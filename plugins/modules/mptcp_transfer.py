@@ -191,7 +191,7 @@ EXAMPLES = r"""
   ansible.builtin.async_status:
     jid: "{{ mptcp_server_job.ansible_job_id }}"
   register: mptcp_server
-  until: mptcp_server.finished
+  until: mptcp_server is finished
   retries: 60
   delay: 2
   delegate_to: server.example.com
@@ -204,7 +204,7 @@ EXAMPLES = r"""
       - mptcp_client.checksum_matched
       - mptcp_client.failover.completed
       - mptcp_server.connections[0].protocol == 'mptcp'
-    fail_msg: "{{ mptcp_client.fallback_reason | default('no fallback') }}"
+    fail_msg: "{{ mptcp_client.fallback_reason | default('no fallback', true) }}"
 """
 
 RETURN = r"""

@@ -24,11 +24,11 @@ import time
 import pytest
 
 from backend_faults import RemovesALink
+from this_ip import IP_SIDES, on_side
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure import ensure_endpoints
-from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import Iproute2Backend
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import validate_endpoints
 
 IP = shutil.which("ip")
@@ -95,10 +95,6 @@ def standin(tmp_path, name):
     return ["env", "PYTHONPATH=%s" % (tmp_path / "standin")]
 
 
-def ip_can_set(ns, flag):
-    return flag in Iproute2Backend(ns.ip_runner, IP).usage()["flags"]
-
-
 @pytest.mark.parametrize("name", sorted(PYROUTE2_STANDINS))
 def test_without_a_usable_pyroute2_iproute2_does_the_same_work(make_host, module_runner, tmp_path, name):
     """backend=auto without pyroute2, against a twin run with backend=pyroute2."""
@@ -118,13 +114,29 @@ def test_without_a_usable_pyroute2_iproute2_does_the_same_work(make_host, module
         "backend=pyroute2: pyroute2 with MPTCP support (0.5.19 or later) cannot be imported: ")
     assert refused["msg"].endswith("Install python3-pyroute2 on the target or use backend=auto or iproute2")
     assert kernel_state(without) == kernel_state(twin)
-    # A flag this ip cannot set: auto has only ip left, which says what it lacks.
-    laminar = {"netns": without.name, "address": "198.18.2.2", "id": 9, "flags": ["subflow", "laminar"]}
-    if not ip_can_set(without, "laminar"):
-        lacking = module_runner("mptcp_endpoint", laminar, wrap=wrap)
-        assert (lacking["failed"], lacking["backend"]) == (True, "iproute2"), lacking
-        assert "needs flag laminar, which this iproute2" in lacking["msg"] and "backend=pyroute2" in lacking["msg"]
-        assert kernel_state(without) == kernel_state(twin)
+
+
+@IP_SIDES
+@pytest.mark.parametrize("name", sorted(PYROUTE2_STANDINS))
+def test_without_pyroute2_a_flag_ip_lacks_is_refused_and_one_it_has_is_set(
+        make_host, module_runner, tmp_path, name, ip_knows_laminar):
+    """auto without pyroute2 has only ip left: where ip lacks laminar it says so and
+    changes nothing; where ip has it, the endpoint is set through ip."""
+    on_side(ip_knows_laminar)
+    wrap = standin(tmp_path, name)
+    host = make_host()
+    before = kernel_state(host)
+    laminar = {"netns": host.name, "address": "198.18.2.1", "id": 9, "flags": ["subflow", "laminar"]}
+    result = module_runner("mptcp_endpoint", laminar, wrap=wrap)
+    assert result["backend"] == "iproute2", result
+    if ip_knows_laminar:
+        assert result.get("failed") is not True and result["changed"] is True, result
+        assert [(e["id"], e["address"], sorted(e["flags"])) for e in host.endpoints()] == [
+            (9, "198.18.2.1", ["laminar", "subflow"])]
+    else:
+        assert result["failed"] is True, result
+        assert "needs flag laminar, which this iproute2" in result["msg"] and "backend=pyroute2" in result["msg"]
+        assert kernel_state(host) == before
 
 
 @pytest.fixture
@@ -196,6 +208,25 @@ WINDOW = 5.0  # seconds after every run is at the lock: once past the lock, a ru
 CHECK_MODE_BOUND = 60
 
 
+def descendants(root):
+    """root and every process below it, from each process's parent in /proc/PID/stat."""
+    children = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as handle:
+                # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+        children.setdefault(parent, []).append(int(pid))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
 class HeldLock:
     """flock(2) on `path` in this process, as a concurrent run of the module would hold it."""
 
@@ -212,12 +243,11 @@ class HeldLock:
             self.fd = None
 
     def openers(self, running):
-        """The processes of `running` (its session) that have the locked file open."""
+        """The processes of `running` (it and its descendants: ansible-core 2.19 and later
+        start the module in a session of its own) that have the locked file open."""
         found = set()
-        for pid in filter(str.isdigit, os.listdir("/proc")):
+        for pid in descendants(running.proc.pid):
             try:
-                if os.getsid(int(pid)) != running.proc.pid:
-                    continue
                 for fd in os.listdir("/proc/%s/fd" % pid):
                     info = os.stat("/proc/%s/fd/%s" % (pid, fd))
                     if (info.st_dev, info.st_ino) == self.key:

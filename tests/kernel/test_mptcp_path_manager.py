@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from ansible_output import failed_cleanly
 from backend_faults import RemovesALink
 from this_ip import IP_SIDES, laminar_by, on_side
 
@@ -320,7 +321,7 @@ def test_a_bad_input_is_refused_naming_its_value_and_nothing_is_touched(busy, ba
     before = state(busy)
     result = module_runner("mptcp_path_manager", dict(args, netns=busy.name, backend=backend))
     assert result["failed"] is True and not result.get("changed"), result
-    assert "exception" not in result and "module_stderr" not in result, result
+    assert failed_cleanly(result), result
     assert message.format(ns=busy.name) in result["msg"]
     assert state(busy) == before
 

@@ -10,6 +10,8 @@ import subprocess
 import pytest
 import yaml
 
+from ansible_output import failed_cleanly
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEADER = "# Managed by Ansible (mptcp.linux.mptcp_sysctl): edits here are overwritten.\n"
 PROC = "/proc/sys/net/mptcp"
@@ -58,7 +60,7 @@ def sysctl(netns, module_runner, conf):
 def assert_failed_cleanly(result, *fragments):
     assert result.get("failed") is True, result
     assert result.get("changed") is False
-    assert "exception" not in result and "module_stderr" not in result, result
+    assert failed_cleanly(result), result
     assert "Traceback" not in result["msg"]
     for fragment in fragments:
         assert fragment in result["msg"], result["msg"]

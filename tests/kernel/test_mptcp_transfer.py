@@ -10,8 +10,9 @@ The module reports on itself (subflows, counters, checksum); where a test relies
 claim it also checks it with oracles outside the collection, read by the test itself:
 `ss -Mni` and `ss -tni` sampled while the data flows, the namespaces' MPTcpExt counters in
 /proc/net/netstat, the veth links' byte counters in /sys/class/net, and the data itself
-against a receiver and a sender of the test's own (plain MPTCP sockets, IPPROTO_MPTCP)
-with hashlib on data the test generated and sha256sum on the file a receiver wrote."""
+against a receiver and a sender of the test's own (molecule/shared/wire.py: plain MPTCP
+sockets) with hashlib on data the test generated and sha256sum on the file a receiver
+wrote."""
 
 import hashlib
 import json
@@ -142,83 +143,29 @@ def assert_both_paths_carried(counters, watch, size):
     assert problems == [], "\n".join(problems)
 
 
-RECEIVER = r"""
-import hashlib, json, socket, sys
-address, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
-listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind((address, port))
-listener.listen(1)
-listener.settimeout(timeout)
-print("listening", flush=True)
-conn, _ = listener.accept()
-conn.settimeout(timeout)
-digest, count = hashlib.sha256(), 0
-with open(path, "wb") as out:
-    while True:
-        data = conn.recv(1 << 16)
-        if not data:
-            break
-        out.write(data)
-        digest.update(data)
-        count += len(data)
-# The one line mptcp_transfer's client reads back; the listener stays open until the
-# client closes, as MP_JOIN SYNs need it.
-conn.sendall(json.dumps({"bytes": count, "digest": digest.hexdigest()}).encode() + b"\n")
-conn.shutdown(socket.SHUT_WR)
-while conn.recv(4096):
-    pass
-"""
-
-SENDER = r"""
-import errno, socket, sys, time
-address, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-deadline = time.monotonic() + timeout
-while True:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
-    sock.settimeout(timeout)
-    try:
-        sock.connect((address, port))
-        break
-    except OSError as exc:
-        sock.close()
-        if exc.errno != errno.ECONNREFUSED or time.monotonic() > deadline:
-            raise
-        time.sleep(0.2)
-with open(path, "rb") as data:
-    while True:
-        chunk = data.read(1 << 16)
-        if not chunk:
-            break
-        sock.sendall(chunk)
-sock.shutdown(socket.SHUT_WR)
-report = b""
-while b"\n" not in report:
-    more = sock.recv(1 << 16)
-    if not more:
-        break
-    report += more
-sys.stdout.write(report.decode("ascii", "replace"))
-"""
+# A receiver and a sender of the test's own, which the multipath scenario also uses.
+WIRE = os.path.join(REPO, "molecule", "shared", "wire.py")
 
 
 class Outside:
-    """A receiver or a sender of the test's own (RECEIVER, SENDER) in a namespace, bounded
-    by its timeout, killed after the test if it still runs."""
+    """wire.py in a namespace (receive or send), bounded by its timeout, killed after the
+    test if it still runs."""
 
     def __init__(self):
         self.started = []
 
-    def start(self, ns, script, address, port, path, timeout=45):
-        proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", script, address, str(port),
-                                 path, str(timeout)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def start(self, ns, *args):
+        proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, WIRE] + [str(arg) for arg in args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.started.append(proc)
         return proc
 
-    def receiver(self, ns, path, address="0.0.0.0", port=PORT):
-        proc = self.start(ns, RECEIVER, address, port, path)
-        assert proc.stdout.readline() == "listening\n", proc.stderr.read()
-        return proc
+    def receiver(self, ns, path, port=PORT):
+        """The other end of mptcp_transfer's client (it connects again until this listens)."""
+        return self.start(ns, "receive", port, path, 45, "--answer")
+
+    def sender(self, ns, path, address=SERVER_ADDRESS, port=PORT):
+        return self.start(ns, "send", address, port, path, 45)
 
     def stop(self):
         for proc in self.started:
@@ -261,8 +208,22 @@ class Pair:
     def transfer(self, server=None, **client):
         """A server in the background, then the client -> (client result, server result)."""
         running = self.start_server(**(server or {}))
+        self.wait_for_listener()
         client_result = self.client_run(**client)
         return client_result, running.result(timeout=90)
+
+    def wait_for_listener(self):
+        """Until the server module listens: a client started earlier has its first SYN
+        refused and retries, which moves MPCapableSYNTX twice and fails the counters' +1."""
+        deadline = time.monotonic() + 60  # a bound, not a measurement: it listens in about a second
+
+        def listening():  # an MPTCP listener (ss -M) or, for the plain TCP server, a TCP one
+            return any(self.server.exec("ss", "-Hln", kind, "sport", "= :%d" % PORT).stdout.strip()
+                       for kind in ("-M", "-t"))
+
+        while not listening():
+            assert time.monotonic() < deadline, "the server module never listened on port %d" % PORT
+            time.sleep(0.05)
 
     def shape(self):
         for link in ("c1", "c2"):
@@ -356,7 +317,7 @@ def test_what_the_module_client_sent_arrived_whole(pair, outside, tmp_path, fail
     finally:
         watch.stop()
     counters.stop()
-    _, err = receiver.communicate(timeout=30)
+    err = receiver.communicate(timeout=30)[1]
     assert receiver.returncode == 0, err
     assert os.path.getsize(received) == 12 << 20
     assert sha256sum(received) == client["digest"], story(client)
@@ -375,13 +336,14 @@ def test_what_the_module_server_received_is_what_was_sent(pair, outside, tmp_pat
     sent = tmp_path / "sent"
     sent.write_bytes(data)
     running = pair.start_server()
-    sender = outside.start(pair.client, SENDER, SERVER_ADDRESS, PORT, str(sent))
+    sender = outside.sender(pair.client, str(sent))
     out, err = sender.communicate(timeout=60)
     server = running.result(timeout=90)
     assert sender.returncode == 0, err
     [seen] = server["connections"]
     assert (seen["bytes"], seen["digest"]) == (len(data), hashlib.sha256(data).hexdigest())
-    assert json.loads(out) == seen
+    # What the server answered the sender is what it reports to Ansible.
+    assert json.loads(json.loads(out)["answer"]) == seen
     assert not server.get("failed"), server
     assert seen["mptcp"] is True
 

@@ -14,6 +14,10 @@ import sys
 import pytest
 import yaml
 
+# On the newest ansible-core (the venv's), every ansible and ansible-playbook run of these
+# tests fails on a deprecation warning that names our content.
+from ansible_output import assert_no_deprecation_of_ours
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(REPO, ".venv", "bin")
 LAB_PY = os.path.join(REPO, "lab", "lab.py")
@@ -97,6 +101,7 @@ class Lab:
         env = _env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                    **(extra_env or {}))
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        assert_no_deprecation_of_ours(argv, proc.stderr)
         try:
             return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]
         except (ValueError, KeyError, IndexError):
@@ -104,7 +109,9 @@ class Lab:
 
     def playbook(self, path, *args, **extra_env):
         argv = [os.path.join(BIN, "ansible-playbook"), "-i", self.inventory, path] + list(args)
-        return subprocess.run(argv, capture_output=True, text=True, env=_env(**extra_env), check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(**extra_env), check=False)
+        assert_no_deprecation_of_ours(argv, proc.stderr)
+        return proc
 
     def json_playbook(self, path, *args):
         """The playbook's ansible.posix.json report (its tasks, each host's result)."""

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from ansible_output import assert_no_deprecation_of_ours
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB_PY = os.path.join(REPO, "lab", "lab.py")
 ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(REPO, "lab", "containers.conf"),
@@ -146,8 +148,11 @@ def test_net_mptcp_is_writable_in_the_hosts(running_lab):
 def role_run(limit, *args):
     playbook = os.path.join(REPO, "playbooks", "site.yml")
     inventory = os.path.join(REPO, ".lab", NAME, "inventory.yml")
-    return run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory,
-                "--limit", limit] + list(args) + [playbook], check=False)
+    argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory, "--limit", limit] \
+        + list(args) + [playbook]
+    result = run(argv, check=False)
+    assert_no_deprecation_of_ours(argv, result.stderr)
+    return result
 
 
 def test_site_playbook_sets_mptcp_up_and_shows_it(running_lab, tmp_path):

@@ -6,6 +6,7 @@ checks each with its own oracles: `nmcli -g connection.mptcp-flags` for the prof
 import json
 import os
 import shlex
+import subprocess
 import time
 
 import pytest
@@ -137,15 +138,79 @@ def test_set_change_clear_and_repeat(nm):
             assert "warnings" not in first[host] and "warnings" not in again[host]
 
 
+# Holds NetworkManager's lock inside a host as another run of the module would (a reader:
+# shared), prints its pid once it has it, and lets go when its stdin closes.
+HOLD_NM_LOCK = """
+import fcntl, os, sys
+fd = os.open("/etc/NetworkManager", os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_SH)
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+# Which processes have /etc/NetworkManager open (the module opens it to lock it), but pid argv[1].
+AT_NM_LOCK = """
+import os, sys
+at = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        fds = os.listdir("/proc/%s/fd" % pid)
+        if pid != sys.argv[1] and any(os.readlink("/proc/%s/fd/%s" % (pid, fd)) == "/etc/NetworkManager" for fd in fds):
+            at.append(pid)
+    except OSError:
+        pass
+print(len(at))
+"""
+LOCK_WINDOW = 5.0  # seconds after every run is at the lock: past it, a run writes a profile at once
+
+
 def test_runs_at_once_take_turns(nm):
-    """Four runs at once asking the same change: one makes it, the three others wait for
-    it and find nothing to do (unlocked, several read the old flags and each wrote and
-    reapplied)."""
+    """Four runs at once asking the same change, while another run holds NetworkManager's
+    lock (a reader: shared) on each host: all four wait at the lock and change nothing, and
+    a check-mode run (a reader too) is not held up; once the holder lets go, one makes the
+    change and the three others find nothing to do (unlocked, several read the old flags
+    and each wrote and reapplied). The overlap is certain, not hoped for: the test waits
+    until every run has the lock's directory open before it watches."""
     from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _index: run(nm, {"name": "lab-eth1", "flags": ["signal", "subflow"]}),
-                                range(4)))
+    env = dict(os.environ, CONTAINERS_CONF=os.path.join(REPO, "lab", "containers.conf"))
+    wanted = {"name": "lab-eth1", "flags": ["signal", "subflow"]}
+    before = snapshot(nm)
+    holders = dict((host, subprocess.Popen(["podman", "exec", "-i", host, "timeout", "600", "python3", "-c",
+                                            HOLD_NM_LOCK], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           text=True, env=env)) for host in nm.hosts)
+    # The holders let go before the pool waits for the runs, however the test ends.
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        try:
+            holder_pids = dict((host, holder.stdout.readline().strip()) for host, holder in holders.items())
+            runs = [pool.submit(run, nm, args) for args in [wanted] * 4]
+
+            def nothing_got_past_the_lock(when):
+                assert [r.done() for r in runs] == [False] * 4, (when, [r.result() for r in runs if r.done()])
+                assert snapshot(nm) == before, when
+
+            deadline = time.monotonic() + 120  # a bound: runs reach the lock in seconds
+            while not all(nm.exec(host, "python3", "-c", AT_NM_LOCK, holder_pids[host]).stdout.strip() == "4"
+                          for host in nm.hosts):
+                nothing_got_past_the_lock("before every run was at the lock")
+                assert time.monotonic() < deadline, "the runs never reached the lock"
+                time.sleep(0.2)
+            # Bounded: alone it takes seconds; locked exclusively it would wait for the holder.
+            checked = pool.submit(run, nm, wanted, check=True).result(timeout=60)
+            watched_until = time.monotonic() + LOCK_WINDOW
+            while time.monotonic() < watched_until:
+                nothing_got_past_the_lock("with every run at the lock")
+        finally:
+            for holder in holders.values():
+                holder.stdin.close()
+            for holder in holders.values():
+                try:
+                    holder.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    holder.kill()
+                    holder.wait()
+        assert [holder.returncode for holder in holders.values()] == [0] * len(holders)
+        results = [r.result() for r in runs]
     for host in nm.hosts:
+        assert (checked[host].get("failed", False), checked[host]["changed"]) == (False, True), checked[host]
         assert [r[host].get("failed", False) for r in results] == [False] * 4, results
         assert sorted(r[host]["changed"] for r in results) == [False, False, False, True], (host, results)
         assert saved(nm, host, "lab-eth1") == "0x30"

@@ -2,6 +2,7 @@
 ansible.builtin return, the statuses, the files it writes, and that it stays silent on
 runs outside check mode."""
 
+import inspect
 import json
 import os
 
@@ -107,7 +108,11 @@ def test_page_escapes_what_hosts_return():
 def result(host, check_mode, payload, name="Set the path manager's limits", handler=False):
     task = Handler() if handler else Task()
     task.name, task.action, task.check_mode = name, "mptcp.linux.mptcp_limits", check_mode
-    # ansible-core 2.19 wants task_fields; the older lines take it too.
+    if "utr" in inspect.signature(TaskResult.__init__).parameters:
+        # ansible-core 2.21: the callback's result wraps a UnifiedTaskResult.
+        from ansible._internal._task import UnifiedTaskResult
+        return TaskResult(Host(host), task, UnifiedTaskResult.from_action_result_dict(payload))
+    # ansible-core 2.19 and 2.20 want task_fields; the older lines take it too.
     return TaskResult(Host(host), task, payload, task_fields={})
 
 
@@ -144,3 +149,25 @@ def test_a_run_outside_check_mode_writes_nothing(tmp_path):
     plugin.v2_runner_on_ok(result("h1", False, {"changed": True, "diff": LIMITS}))
     plugin.v2_playbook_on_stats(None)
     assert not (tmp_path / "report").exists()
+
+
+class PublicOnly:
+    """A task result with only the names ansible-core 2.19 made public (host, task,
+    result): the private ones (_host, _task, _result) are marked for deprecation in 2.23."""
+
+    def __init__(self, host, task, payload):
+        self.host, self.task, self.result = host, task, payload
+
+
+def test_the_callback_needs_only_the_public_names(tmp_path):
+    plugin = callback(tmp_path)
+    task = Task()
+    task.name, task.action, task.check_mode = "Set the path manager's limits", "mptcp.linux.mptcp_limits", True
+    plugin.v2_runner_on_ok(PublicOnly(Host("h1"), task, {"changed": True, "diff": LIMITS}))
+    plugin.v2_runner_on_failed(PublicOnly(Host("h2"), task, {"msg": "nmcli not found"}))
+    plugin.v2_runner_on_unreachable(PublicOnly(Host("h3"), task, {"msg": "no route"}))
+    plugin.v2_playbook_on_stats(None)
+    hosts = json.loads((tmp_path / "report" / "drift.json").read_text())["hosts"]
+    assert dict((name, host["status"]) for name, host in hosts.items()) == {
+        "h1": "drifted", "h2": "failed", "h3": "unreachable"}
+    assert hosts["h1"]["differences"][0]["changes"] == ["subflows: 3 -> 2"]
