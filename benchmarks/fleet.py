@@ -14,9 +14,9 @@ times, --repeat times each, the median printed:
   baseline  benchmarks/baseline.yml: the guides' steps as command/shell tasks
   floor     benchmarks/floor.yml: one ping per host
 
-Every run goes through the lab's connection, podman_pipelining (podman exec with
-pipelining: one podman command per module call, as SSH with pipelining has one round
-trip), unless --connection names another (containers.podman.podman: six per call).
+Every run goes the way the lab's inventory says, as a fleet is reached: SSH as the lab
+user with become (sudo), pipelining and ControlPersist (ansible.cfg), one round trip per
+module call; --connection names another (containers.podman.podman: podman exec as root).
 
 idem, drift, baseline and floor take turns, so that a change of load on the machine hits
 them alike. Each run's CPU seconds are counted too, on the control node (ansible-playbook,
@@ -54,9 +54,11 @@ PLAYBOOKS = {
     "floor": [os.path.join(REPO, "benchmarks", "floor.yml")],
 }
 TAKING_TURNS = ("idem", "drift", "baseline", "floor")
-RUN_LINE = re.compile(r"^<([^>]+)> RUN \[")
-# A module call: python run on a module file, or (pipelining) on the module sent on stdin.
-MODULE_RUN = re.compile(r"/python[0-9.]*( \S*/AnsiballZ_\w+\.py)? && sleep 0")
+# A remote command: podman's `RUN [...]` or ssh's `SSH: EXEC` (whose <...> is the address).
+RUN_LINE = re.compile(r"^<([^>]+)> (?:RUN \[|SSH: EXEC )")
+# A module call: python run on a module file, or (pipelining) on the module sent on stdin
+# (through sudo's quoting, over SSH with become).
+MODULE_RUN = re.compile(r"/python[0-9.]*( \S*/AnsiballZ_\w+\.py)?['\"]* && sleep 0")
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -135,9 +137,9 @@ def lab_up(name, count, subnets):
     args = ["up"]
     for spec in host_specs(name, count):
         args += ["--host", spec]
-    for subnet in subnets:
+    for subnet in subnets[:2]:
         args += ["--subnet", subnet]
-    lab(name, *args)
+    lab(name, *(args + ["--mgmt-subnet", subnets[2]]))
     return os.path.join(REPO, ".lab", name, "inventory.yml")
 
 
@@ -203,17 +205,21 @@ def changed_hosts(stdout):
 
 
 def count_calls(target, what, report_dir, hosts):
-    """Module calls and remote commands (podman exec, which is what a round trip is on
+    """Module calls and remote commands (ssh or podman exec: what a round trip is on
     this connection) per host, from a -vvv run limited to `hosts`."""
     _seconds, stdout, _cpu = playbook(target, what, report_dir, "-vvv", "--limit", ",".join(hosts))
     calls = dict((host, 0) for host in hosts)
     commands = dict((host, 0) for host in hosts)
+    with open(target[1]) as handle:
+        by_address = dict((hostvars.get("ansible_host", host), host)
+                          for host, hostvars in json.loads(handle.read().split("\n", 1)[1])["all"]["hosts"].items())
     for line in stdout.splitlines():
         found = RUN_LINE.search(line)
-        if found and found.group(1) in commands:
-            commands[found.group(1)] += 1
+        host = found and by_address.get(found.group(1), found.group(1))
+        if host in commands:
+            commands[host] += 1
             if MODULE_RUN.search(line):
-                calls[found.group(1)] += 1
+                calls[host] += 1
     return calls, commands
 
 
@@ -224,7 +230,7 @@ def measure(size, repeat, name, subnets, connection, report_dir, log):
     target = cgroups = None
     for rep in range(repeat):
         lab(name, "down")
-        target = ["-i", lab_up(name, size, subnets), "-e", "ansible_connection=" + connection]
+        target = ["-i", lab_up(name, size, subnets)] + (["-e", "ansible_connection=" + connection] if connection else [])
         cgroups = cgroup_usage_files(names)
         seconds, _stdout, cpu = playbook(target, "first", report_dir, cgroups=cgroups)
         result["runs"]["first"].append(seconds)
@@ -307,13 +313,14 @@ def main(argv=None):
     parser.add_argument("--hosts", type=int, nargs="+", default=[8], help="fleet sizes (default 8)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
     parser.add_argument("--name", default="bench-fleet", help="the lab's name")
-    parser.add_argument("--connection", default="podman_pipelining",
-                        help="the connection plugin (default podman_pipelining, the lab's: podman exec with "
-                             "pipelining, one podman command per module call; containers.podman.podman before 1.21: six)")
+    parser.add_argument("--connection", default="",
+                        help="a connection plugin instead of the inventory's (SSH with become and pipelining), "
+                             "e.g. containers.podman.podman (podman exec as root)")
     parser.add_argument("--subnet", action="append", dest="subnets",
-                        help="the lab's two subnets (default 198.18.131.0/24 198.18.132.0/24)")
+                        help="the lab's three subnets: eth0's, eth1's, the management network's "
+                             "(default 198.18.131.0/24 198.18.132.0/24 198.18.133.0/24)")
     args = parser.parse_args(argv)
-    subnets = args.subnets or ["198.18.131.0/24", "198.18.132.0/24"]
+    subnets = args.subnets or ["198.18.131.0/24", "198.18.132.0/24", "198.18.133.0/24"]
     if any(size < 2 or size > 100 for size in args.hosts) or args.repeat < 1:
         parser.error("sizes from 2 to 100 hosts, --repeat 1 or more")
 
@@ -340,7 +347,7 @@ def main(argv=None):
         print(failure, file=sys.stderr)
         if not results:
             return 1
-    text = "Connection: %s\n%s" % (args.connection, report(results))
+    text = "Connection: %s\n%s" % (args.connection or "ssh, become (the lab's inventory)", report(results))
     print("\n" + text)
     print("(%.0f s in all, load average now %s)" % (time.monotonic() - started, " ".join(
         "%.1f" % load for load in os.getloadavg())))

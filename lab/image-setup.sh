@@ -12,14 +12,37 @@ apt-get update -q
 # --no-install-recommends keeps polkit and mptcpd (whose units fail in a container) out.
 apt-get install -y -q --no-install-recommends \
     systemd systemd-sysv dbus network-manager iproute2 iputils-ping procps \
-    python3 python3-pyroute2 iperf3 mptcpize libmptcpwrap0 ca-certificates
+    python3 python3-pyroute2 iperf3 mptcpize libmptcpwrap0 ca-certificates \
+    openssh-server sudo
 apt-get clean
 rm -rf /var/lib/apt/lists/*
 
 rm -f /usr/sbin/policy-rc.d
 
+# The way in, as a fleet is reached: SSH as an unprivileged user who becomes root with
+# sudo. lab.py up puts the lab's public key into ~lab/.ssh/authorized_keys. The image
+# carries no host keys: every host makes its own at its first boot.
+useradd --create-home --shell /bin/bash lab
+printf 'lab ALL=(ALL) NOPASSWD: ALL\n' > /etc/sudoers.d/lab
+chmod 0440 /etc/sudoers.d/lab
+# Lingering keeps the user's systemd manager running: stopped after the last session, it
+# hung for 2 minutes on this machine's cgroup v1 ("Processes still around after final
+# SIGKILL") and every login waited for it (Ansible: "Timeout waiting for privilege
+# escalation prompt").
+mkdir -p /var/lib/systemd/linger
+touch /var/lib/systemd/linger/lab
+rm -f /etc/ssh/ssh_host_*
+mkdir -p /etc/systemd/system/ssh.service.d
+cat > /etc/systemd/system/ssh.service.d/50-lab-host-keys.conf <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+UNIT
+systemctl enable ssh.service
+
 # NetworkManager owns the interfaces; the lab gives it keyfile profiles at `up`. Podman
-# has already put the addresses on eth0/eth1 when NetworkManager starts: without
+# has already put the addresses on eth0/eth1/mgmt0 when NetworkManager starts: without
 # keep-configuration=no it would only "assume" them in generated in-memory profiles and
 # never activate ours (seen on NM 1.42).
 systemctl enable NetworkManager.service
@@ -28,7 +51,7 @@ cat > /etc/NetworkManager/conf.d/50-lab.conf <<'CONF'
 no-auto-default=*
 
 [device-lab]
-match-device=interface-name:eth*
+match-device=interface-name:eth*;interface-name:mgmt0
 keep-configuration=no
 CONF
 rm -f /etc/NetworkManager/dispatcher.d/01-ifupdown

@@ -1,14 +1,18 @@
 """The lab: multi-homed Debian test hosts in podman containers on this machine.
 
     lab.py build                 build the host images that are missing
-    lab.py up [--host NAME=DISTRO[:GROUP,...]]... [--subnet CIDR --subnet CIDR]
+    lab.py up [--host NAME=DISTRO[:GROUP,...]]... [--subnet CIDR --subnet CIDR] [--mgmt-subnet CIDR]
     lab.py down                  remove every container and network of the lab
     lab.py check-subnets CIDR... say whether the lab may use these subnets
 
 Each host boots systemd as PID 1 with NetworkManager running, has NET_ADMIN and one
 interface on each of the lab's two `--internal` networks (eth0, eth1), and gets a
-NetworkManager keyfile profile per interface (lab-eth0, lab-eth1). `up` writes an Ansible
-inventory to .lab/NAME/inventory.yml. Everything carries the label mptcp-lab=NAME, which
+NetworkManager keyfile profile per interface (lab-eth0, lab-eth1). A third `--internal`
+network, the management network (mgmt0, profile lab-mgmt0: no default route, no MPTCP
+endpoint), carries SSH: `up` makes a key pair in .lab/NAME/, authorizes it for the
+host's user `lab` (NOPASSWD sudo) and writes an Ansible inventory that reaches the hosts
+over SSH with become to .lab/NAME/inventory.yml (and one over `podman exec` as root to
+.lab/NAME/inventory-podman.yml). Everything carries the label mptcp-lab=NAME, which
 is what `down` removes. Read ../shared/docs/lab.md (or lab/README.md) before changing
 addresses: a subnet that overlaps a route cuts this machine off its package registries.
 """
@@ -39,9 +43,15 @@ DISTROS = {"debian12": "bookworm", "debian13": "trixie"}
 DEFAULT_HOSTS = ["mptcp-server=debian12:mptcp_servers", "mptcp-client=debian13:mptcp_clients"]
 # RFC 2544's benchmarking range: never a real network's, so never one of our routes.
 DEFAULT_SUBNETS = ["198.18.1.0/24", "198.18.2.0/24"]
+DEFAULT_MGMT_SUBNET = "198.18.3.0/24"
 FIRST_HOST_OCTET = 10
 INTERFACES = ("eth0", "eth1")
 BOOT_TIMEOUT = 180
+# SSH: the management interface and profile, and the user Ansible logs in as
+# (image-setup.sh makes it, with NOPASSWD sudo).
+MGMT_IFACE = "mgmt0"
+LAB_USER = "lab"
+SSH_TIMEOUT = 60
 
 
 class LabError(Exception):
@@ -268,12 +278,41 @@ def keyfile(lab, iface, address, prefixlen, gateway, metric):
     ])
 
 
+def mgmt_keyfile(lab, address, prefixlen):
+    """The management interface's profile: no gateway (no default route, so no path a test
+    or the role would use) and NetworkManager told to make no MPTCP endpoint on it
+    (connection.mptcp-flags 0x1, disabled; NM 1.40 and later, which both lab distros have)."""
+    return "\n".join([
+        "[connection]",
+        "id=lab-%s" % MGMT_IFACE,
+        "uuid=%s" % uuid.uuid5(uuid.NAMESPACE_DNS, "%s.%s.%s" % (MGMT_IFACE, address, lab)),
+        "type=ethernet",
+        "interface-name=%s" % MGMT_IFACE,
+        "autoconnect=true",
+        "mptcp-flags=1",
+        "",
+        "[ipv4]",
+        "method=manual",
+        "address1=%s/%d" % (address, prefixlen),
+        "never-default=true",
+        "",
+        "[ipv6]",
+        "method=disabled",
+        "",
+    ])
+
+
+def mgmt_network_name(lab):
+    return "%s-mgmt" % lab
+
+
 def network_names(lab):
     return ["%s-net%d" % (lab, i + 1) for i in range(len(INTERFACES))]
 
 
-def ensure_networks(lab, subnets):
-    names = network_names(lab)
+def ensure_networks(lab, subnets, mgmt_subnet):
+    names = network_names(lab) + [mgmt_network_name(lab)]
+    subnets = list(subnets) + [mgmt_subnet]
     existing = {}
     for name in names:
         result = run(["podman", "network", "inspect", name], check=False)
@@ -293,7 +332,7 @@ def ensure_networks(lab, subnets):
     return names
 
 
-def up(lab, host_specs, subnets, without_mptcp=()):
+def up(lab, host_specs, subnets, without_mptcp=(), mgmt_subnet=DEFAULT_MGMT_SUBNET):
     hosts = [parse_host(spec) for spec in host_specs]
     unknown = sorted(set(without_mptcp) - {h["name"] for h in hosts})
     if unknown:
@@ -306,7 +345,9 @@ def up(lab, host_specs, subnets, without_mptcp=()):
     nets = [ipaddress.ip_network(s) for s in subnets]
     if len(hosts) + FIRST_HOST_OCTET >= nets[0].num_addresses - 1:
         raise LabError("too many hosts for subnet %s" % nets[0])
-    networks = ensure_networks(lab, subnets)
+    networks = ensure_networks(lab, subnets, mgmt_subnet)
+    mgmt_net = ipaddress.ip_network(mgmt_subnet)
+    key = ensure_ssh_key(lab)
     images = {d: build_image(d) for d in sorted({h["distro"] for h in hosts})}
     workdir = Path(tempfile.mkdtemp(prefix="lab-"))
     try:
@@ -329,6 +370,7 @@ def up(lab, host_specs, subnets, without_mptcp=()):
                 profile.write_text(keyfile(lab, iface, address, net.prefixlen,
                                            str(net.network_address + 1), 100 * (i + 1)))
                 profile.chmod(0o600)
+            argv += mgmt_interface(lab, host, index, mgmt_net, profiles)
             run(["podman", "rm", "-f", "-t", "0", host["name"]], check=False)
             run(argv + [images[host["distro"]], "/sbin/init"])
             run(["podman", "cp", str(profiles) + "/.",
@@ -338,6 +380,9 @@ def up(lab, host_specs, subnets, without_mptcp=()):
         shutil.rmtree(workdir)
     for host in hosts:
         wait_for_boot(host["name"])
+        authorize_ssh_key(host["name"], key)
+    for host in hosts:
+        wait_for_ssh(lab, host)
     inventory = write_inventory(lab, hosts)
     print("lab %s up in %.0f s: %s; inventory %s" % (
         lab, time.monotonic() - started,
@@ -356,15 +401,89 @@ def wait_for_boot(name):
         if state in ("running", "degraded"):
             active = run(["podman", "exec", name, "nmcli", "-g", "NAME", "connection", "show",
                           "--active"], check=False).stdout.split()
-            if all("lab-%s" % iface in active for iface in INTERFACES):
+            if all("lab-%s" % iface in active for iface in INTERFACES + (MGMT_IFACE,)):
                 if state == "degraded":
                     failed = run(["podman", "exec", name, "systemctl", "--failed", "--plain",
                                   "--no-legend"], check=False).stdout.strip()
                     print("%s: booted degraded, failed units: %s" % (name, failed))
                 return
-            state = "NetworkManager has not activated lab-eth0 and lab-eth1 (active: %s)" % active
+            state = "NetworkManager has not activated lab-eth0, lab-eth1 and lab-mgmt0 (active: %s)" % active
         time.sleep(1)
     raise LabError("%s did not finish booting in %d s: %s" % (name, BOOT_TIMEOUT, state))
+
+
+# --- SSH: the way Ansible reaches the hosts ---------------------------------------------
+
+def ssh_key_path(lab):
+    return STATE_DIR / lab / "id_ed25519"
+
+
+def ensure_ssh_key(lab):
+    """The lab's key pair (no passphrase), made once per lab and removed by `down`."""
+    key = ssh_key_path(lab)
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mptcp-lab-%s" % lab, "-f", str(key)])
+    return key
+
+
+def mgmt_interface(lab, host, index, net, profiles):
+    """podman arguments for the host's management interface; writes its profile into
+    `profiles` and its address into host["mgmt_address"]."""
+    address = str(net.network_address + FIRST_HOST_OCTET + index)
+    host["mgmt_address"] = address
+    profile = profiles / ("lab-%s.nmconnection" % MGMT_IFACE)
+    profile.write_text(mgmt_keyfile(lab, address, net.prefixlen))
+    profile.chmod(0o600)
+    return ["--network", "%s:ip=%s,interface_name=%s" % (mgmt_network_name(lab), address, MGMT_IFACE)]
+
+
+def authorize_ssh_key(name, key):
+    """The lab's public key in ~lab/.ssh/authorized_keys: put there at `up`, not baked into
+    the image, so every lab has a key of its own."""
+    home = "/home/%s" % LAB_USER
+    run(["podman", "exec", name, "install", "-d", "-m", "0700", "-o", LAB_USER, "-g", LAB_USER, home + "/.ssh"])
+    run(["podman", "cp", "%s.pub" % key, "%s:%s/.ssh/authorized_keys" % (name, home)])
+    run(["podman", "exec", name, "chown", "%s:%s" % (LAB_USER, LAB_USER), home + "/.ssh/authorized_keys"])
+    run(["podman", "exec", name, "chmod", "0600", home + "/.ssh/authorized_keys"])
+
+
+def known_hosts_path(lab):
+    return STATE_DIR / lab / "known_hosts"
+
+
+def ssh_options(lab):
+    """What every SSH connection to the lab says: the host key is learnt on first contact
+    (the hosts make theirs at first boot) into a file of the lab's own."""
+    return ["-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=%s" % known_hosts_path(lab)]
+
+
+def wait_for_ssh(lab, host):
+    """Until the host's sshd lets the lab user in and sudo makes them root without a
+    password; this also records the host's key in the lab's known_hosts."""
+    argv = ["ssh", "-i", str(ssh_key_path(lab)), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"] \
+        + ssh_options(lab) + ["%s@%s" % (LAB_USER, host["mgmt_address"]), "sudo", "-n", "id", "-u"]
+    deadline = time.monotonic() + SSH_TIMEOUT
+    result = None
+    while time.monotonic() < deadline:
+        result = run(argv, check=False)
+        if result.returncode == 0 and result.stdout.strip() == "0":
+            return
+        time.sleep(1)
+    raise LabError("%s: no SSH with sudo as %s@%s in %d s: %s" % (
+        host["name"], LAB_USER, host["mgmt_address"], SSH_TIMEOUT, (result.stderr or "").strip()))
+
+
+def ssh_inventory_vars(lab):
+    """The inventory's way in: SSH as the lab user on the management address, become root
+    with sudo. Pipelining and ControlPersist are in ansible.cfg, as a user's would be."""
+    return {"ansible_user": LAB_USER,
+            "ansible_become": True,
+            "ansible_ssh_private_key_file": str(ssh_key_path(lab)),
+            "ansible_ssh_common_args": " ".join(ssh_options(lab)),
+            # The lab's own ControlPersist sockets: a later lab on the same addresses
+            # never meets a master connection of an earlier one.
+            "ansible_control_path_dir": "~/.ansible/cp/%s" % lab}
 
 
 def write_inventory(lab, hosts):
@@ -372,20 +491,20 @@ def write_inventory(lab, hosts):
     for host in hosts:
         for group in host["groups"] + [host["distro"]]:
             groups.setdefault(group, {"hosts": {}})["hosts"][host["name"]] = None
-    # podman_pipelining: lab/connection_plugins (ansible.cfg), podman exec with pipelining.
-    inventory = {"all": {
-        "vars": {"ansible_connection": "podman_pipelining",
-                 "ansible_python_interpreter": "/usr/bin/python3",
-                 "lab_name": lab},
-        "hosts": {h["name"]: {"lab_distro": h["distro"], "lab_addresses": h["addresses"]}
-                  for h in hosts},
-        "children": groups,
-    }}
-    path = STATE_DIR / lab / "inventory.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # JSON is YAML: Ansible's yaml inventory plugin reads it, and lab.py needs no PyYAML.
-    path.write_text("# Written by lab/lab.py up; removed by lab/lab.py down.\n"
-                    + json.dumps(inventory, indent=2) + "\n")
+    common = {"ansible_python_interpreter": "/usr/bin/python3", "lab_name": lab}
+    ssh_hosts = {h["name"]: {"ansible_host": h["mgmt_address"], "lab_distro": h["distro"],
+                             "lab_addresses": h["addresses"]} for h in hosts}
+    podman_hosts = {h["name"]: {"lab_distro": h["distro"], "lab_addresses": h["addresses"]} for h in hosts}
+    # podman exec as root (containers.podman 1.21 pipelines): for what needs no SSH.
+    podman_vars = dict(common, ansible_connection="containers.podman.podman")
+    for name, variables, hostvars in (("inventory-podman.yml", podman_vars, podman_hosts),
+                                      ("inventory.yml", dict(common, **ssh_inventory_vars(lab)), ssh_hosts)):
+        path = STATE_DIR / lab / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # JSON is YAML: Ansible's yaml inventory plugin reads it, and lab.py needs no PyYAML.
+        path.write_text("# Written by lab/lab.py up; removed by lab/lab.py down.\n"
+                        + json.dumps({"all": {"vars": variables, "hosts": hostvars, "children": groups}},
+                                     indent=2) + "\n")
     return path
 
 
@@ -400,6 +519,7 @@ def down(lab=None):
         run(["podman", "network", "rm", "-f"] + nets)
     for state in [STATE_DIR / lab] if lab else [p for p in STATE_DIR.glob("*") if p != BUILD_DIR]:
         shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(Path("~/.ansible/cp").expanduser() / state.name, ignore_errors=True)
     print("lab %s down: removed %d containers, %d networks"
           % (lab or "(all)", len(names), len(nets)))
 
@@ -440,6 +560,8 @@ def main(argv=None):
                        % " ".join(DEFAULT_HOSTS))
     start.add_argument("--subnet", action="append", dest="subnets",
                        help="two IPv4 subnets (default: %s)" % " ".join(DEFAULT_SUBNETS))
+    start.add_argument("--mgmt-subnet", default=DEFAULT_MGMT_SUBNET,
+                       help="the management network's IPv4 subnet, for SSH (default: %s)" % DEFAULT_MGMT_SUBNET)
     start.add_argument("--without-mptcp", action="append", default=[], metavar="NAME",
                        help="this host sees no net.mptcp settings, like a kernel without MPTCP")
     sub.add_parser("down", help="remove the lab's containers, networks and state")
@@ -459,7 +581,7 @@ def main(argv=None):
                 build_image(distro)
         elif args.command == "up":
             up(args.name, args.hosts or DEFAULT_HOSTS, args.subnets or DEFAULT_SUBNETS,
-               args.without_mptcp)
+               args.without_mptcp, args.mgmt_subnet)
         elif args.command == "down":
             down(args.name)
         elif args.command == "down-all":

@@ -10,7 +10,7 @@ import re
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The collection (mptcp.linux), its modules and plugins (mptcp_*, nm_mptcp_flags), the
 # role's variables (mptcp_*), the lab's connection, or a file of this repository.
-OURS = re.compile(r"mptcp|podman_pipelining|" + re.escape(REPO))
+OURS = re.compile(r"mptcp|" + re.escape(REPO))
 # ansible-core 2.19+ prints each message as a paragraph that may run over several lines
 # (its Origin: file, line and the source there), up to the next message.
 MESSAGE_START = re.compile(r"(?m)^(?=\[(?:DEPRECATION WARNING|WARNING|ERROR)\])")

@@ -2,8 +2,10 @@
 (NetworkManager 1.52) host from lab/lab.py, under a name and on subnets no other lab
 uses, always torn down at the end of the session, however it ends.
 
-Tests reach the hosts through Ansible (the lab's inventory, connection
-podman_pipelining, lab/connection_plugins) and check what happened with `podman exec HOST ...`."""
+Tests reach the hosts through Ansible as a fleet is reached (the lab's inventory: SSH as
+the user `lab` on the management network, become with sudo, pipelining and ControlPersist
+from ansible.cfg) and check what happened with `podman exec HOST ...`, which needs none
+of that."""
 
 import json
 import os
@@ -23,7 +25,7 @@ BIN = os.path.join(REPO, ".venv", "bin")
 LAB_PY = os.path.join(REPO, "lab", "lab.py")
 CONTAINERS_CONF = os.path.join(REPO, "lab", "containers.conf")
 DISTROS = ("debian12", "debian13")
-# Candidate /24s for the session's two networks: far from the demo lab's 198.18.1-2 and
+# Candidate /24s for the session's three networks (eth0, eth1, mgmt0): far from the demo lab's 198.18.1-2 and
 # from hand-made labs, each pair checked with `lab.py check-subnets` before use.
 SUBNET_CANDIDATES = ["198.18.%d.0/24" % octet for octet in range(120, 200)]
 
@@ -48,12 +50,13 @@ def _lab(name, *args, check=True):
 
 
 def free_subnets(name, first=()):
-    """Two /24s no route and no lab uses: the pair `first` if it is free, else candidates."""
+    """Three /24s no route and no lab uses (eth0's, eth1's, the management network's): the
+    three `first` if they are free, else candidates."""
     candidates = list(first) + SUBNET_CANDIDATES
-    for one, two in zip(candidates[0::2], candidates[1::2]):
-        if _lab(name, "check-subnets", one, two, check=False).returncode == 0:
-            return [one, two]
-    raise RuntimeError("no two free /24s among %s-%s" % (SUBNET_CANDIDATES[0], SUBNET_CANDIDATES[-1]))
+    for three in zip(candidates[0::3], candidates[1::3], candidates[2::3]):
+        if _lab(name, "check-subnets", *three, check=False).returncode == 0:
+            return list(three)
+    raise RuntimeError("no three free /24s among %s-%s" % (SUBNET_CANDIDATES[0], SUBNET_CANDIDATES[-1]))
 
 
 class Lab:
@@ -128,7 +131,7 @@ def _lab_up(name, first_subnets=()):
     for host, distro in hosts.items():
         specs += ["--host", "%s=%s" % (host, distro)]
     subnets = free_subnets(name, first_subnets)
-    _lab(name, "up", *(specs + ["--subnet", subnets[0], "--subnet", subnets[1]]))
+    _lab(name, "up", *(specs + ["--subnet", subnets[0], "--subnet", subnets[1], "--mgmt-subnet", subnets[2]]))
     return Lab(name, hosts)
 
 

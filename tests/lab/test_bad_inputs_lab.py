@@ -12,7 +12,7 @@ import yaml
 from bad_input_table import LAB_STATE, ROLE_FIRST, ROLE_SECOND, assert_refused, load, playbook, results, row_id
 
 LAB_PREFIX = "rel-bad"
-LAB_SUBNETS = ["198.18.141.0/24", "198.18.142.0/24"]
+LAB_SUBNETS = ["198.18.141.0/24", "198.18.142.0/24", "198.18.149.0/24"]
 ROWS = load(lambda row: "role" in row or row.get("module") == "nm_mptcp_flags")
 
 

@@ -91,7 +91,7 @@ def fleet(tmp_path_factory):
         specs += ["--host", "%s-%s=%s" % (name, short, spec)]
     try:
         subnets = shared.free_subnets(name)
-        shared._lab(name, "up", *(specs + ["--subnet", subnets[0], "--subnet", subnets[1]]))
+        shared._lab(name, "up", *(specs + ["--subnet", subnets[0], "--subnet", subnets[1], "--mgmt-subnet", subnets[2]]))
         lab = shared.Lab(name, dict(("%s-%s" % (name, short), spec.split(":", maxsplit=1)[0])
                                     for short, spec in HOSTS.items()))
         fleet = Fleet(lab, str(tmp_path_factory.mktemp("drift-report")))

@@ -28,7 +28,7 @@ from bad_input_table import LAB_STATE, ROLE_FIRST as FIRST, ROLE_SECOND as SECON
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB_PREFIX = "rel-faults"
-LAB_SUBNETS = ["198.18.143.0/24", "198.18.144.0/24"]
+LAB_SUBNETS = ["198.18.143.0/24", "198.18.144.0/24", "198.18.148.0/24"]
 # Every kind of character systemd's unit parser treats specially, and then some.
 HOSTILE_ARGS = ["two words", 'say "hi"', "it's", "$HOME", "${HOME}", "$$", "100%", "%n %h", "a;b", ";", "\\;",
                 "new\nline", "tab\there", "back\\slash", "", "\u00fcn\u00efc\u00f6d\u00e9", "-x", "# not a comment"]

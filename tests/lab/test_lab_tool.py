@@ -17,7 +17,7 @@ LAB_PY = os.path.join(REPO, "lab", "lab.py")
 ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(REPO, "lab", "containers.conf"),
            ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), LC_ALL="C.UTF-8")
 NAME = "pytest-lab"
-SUBNETS = ["198.18.41.0/24", "198.18.42.0/24"]
+SUBNETS = ["198.18.41.0/24", "198.18.42.0/24", "198.18.44.0/24"]
 
 spec = importlib.util.spec_from_file_location("lab", LAB_PY)
 lab = importlib.util.module_from_spec(spec)
@@ -94,7 +94,8 @@ def running_lab():
     before = routes()
     try:
         lab_cli("up", "--host", "lab-a=debian12:mptcp_servers", "--host", "lab-b=debian13",
-                "--without-mptcp", "lab-b", "--subnet", SUBNETS[0], "--subnet", SUBNETS[1])
+                "--without-mptcp", "lab-b", "--subnet", SUBNETS[0], "--subnet", SUBNETS[1],
+                "--mgmt-subnet", SUBNETS[2])
         with open(os.path.join(REPO, ".lab", NAME, "inventory.yml")) as handle:
             yield json.loads(handle.read().split("\n", 1)[1])
     finally:
@@ -110,11 +111,12 @@ def podman_exec(host, *argv, check=True):
 
 def test_inventory_describes_the_hosts(running_lab):
     hosts = running_lab["all"]["hosts"]
-    assert hosts["lab-a"] == {"lab_distro": "debian12",
-                              "lab_addresses": {"eth0": "198.18.41.10", "eth1": "198.18.42.10"}}
+    assert hosts["lab-a"]["lab_distro"] == "debian12"
+    assert hosts["lab-a"]["lab_addresses"] == {"eth0": "198.18.41.10", "eth1": "198.18.42.10"}
     assert hosts["lab-b"]["lab_addresses"] == {"eth0": "198.18.41.11", "eth1": "198.18.42.11"}
     assert list(running_lab["all"]["children"]["mptcp_servers"]["hosts"]) == ["lab-a"]
-    assert running_lab["all"]["vars"]["ansible_connection"] == "podman_pipelining"
+    assert hosts["lab-a"]["ansible_host"] == "198.18.44.10" and hosts["lab-b"]["ansible_host"] == "198.18.44.11"
+    assert running_lab["all"]["vars"]["ansible_user"] == "lab" and running_lab["all"]["vars"]["ansible_become"] is True
 
 
 @pytest.mark.parametrize("host, nm_version", [("lab-a", "1.42."), ("lab-b", "1.52.")])
@@ -123,7 +125,7 @@ def test_hosts_boot_systemd_with_network_manager(running_lab, host, nm_version):
     assert podman_exec(host, "NetworkManager", "--version").stdout.startswith(nm_version)
     active = podman_exec(host, "nmcli", "-g", "NAME,DEVICE", "connection", "show",
                          "--active").stdout.split()
-    assert {"lab-eth0:eth0", "lab-eth1:eth1"} <= set(active)
+    assert {"lab-eth0:eth0", "lab-eth1:eth1", "lab-mgmt0:mgmt0"} <= set(active)
 
 
 def test_hosts_reach_each_other_on_both_networks(running_lab):
@@ -136,7 +138,35 @@ def test_a_restart_keeps_interface_names_and_addresses(running_lab):
     lab.wait_for_boot("lab-a")
     addresses = {a["ifname"]: a["addr_info"][0]["local"] for a in json.loads(
         podman_exec("lab-a", "ip", "-j", "-4", "address", "show").stdout) if a["ifname"] != "lo"}
-    assert addresses == running_lab["all"]["hosts"]["lab-a"]["lab_addresses"]
+    assert addresses == dict(running_lab["all"]["hosts"]["lab-a"]["lab_addresses"], mgmt0="198.18.44.10")
+    assert ssh_as_lab_user(running_lab, "lab-a", "sudo", "-n", "id", "-u").stdout == "0\n"
+
+
+def ssh_as_lab_user(inventory, host, *argv):
+    """ssh as the inventory says (its user, key and options), to the management address."""
+    variables = inventory["all"]["vars"]
+    return run(["ssh", "-i", variables["ansible_ssh_private_key_file"], "-o", "BatchMode=yes"]
+               + variables["ansible_ssh_common_args"].split()
+               + ["%s@%s" % (variables["ansible_user"], inventory["all"]["hosts"][host]["ansible_host"])] + list(argv))
+
+
+@pytest.mark.parametrize("host", ["lab-a", "lab-b"])
+def test_ssh_reaches_the_lab_user_who_becomes_root(running_lab, host):
+    assert ssh_as_lab_user(running_lab, host, "id", "-un").stdout == "lab\n"
+    assert ssh_as_lab_user(running_lab, host, "sudo", "-n", "id", "-u").stdout == "0\n"
+
+
+@pytest.mark.parametrize("host", ["lab-a", "lab-b"])
+def test_the_management_network_is_no_path(running_lab, host):
+    """mgmt0 carries SSH only: no default route, and NetworkManager makes no MPTCP endpoint
+    on it (mptcp-flags 0x1, disabled)."""
+    address = running_lab["all"]["hosts"][host]["ansible_host"]
+    assert podman_exec(host, "nmcli", "-g", "connection.mptcp-flags,ipv4.never-default", "connection",
+                       "show", "lab-mgmt0").stdout.split() == ["0x1", "yes"]
+    assert [r.get("dev") for r in json.loads(podman_exec(host, "ip", "-j", "-4", "route", "show", "default").stdout)] \
+        == ["eth0", "eth1"]
+    assert address not in [e["address"] for e in json.loads(
+        podman_exec(host, "ip", "-j", "mptcp", "endpoint", "show").stdout)]
 
 
 def test_net_mptcp_is_writable_in_the_hosts(running_lab):

@@ -74,7 +74,7 @@ def hosts(request):
     images = {"forky": forky_image(conftest, lab_py), "deb12": lab_py.image_name("debian12")}
     containers = dict((role, "%s-%s" % (name, role)) for role in images)
     inventory = {"all": {
-        "vars": {"ansible_connection": "podman_pipelining", "ansible_python_interpreter": "/usr/bin/python3"},
+        "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"},
         "hosts": dict((container, {"lab_addresses": {}}) for container in containers.values())}}
     state = os.path.join(REPO, ".lab", name)
     try:
