@@ -87,7 +87,7 @@ options:
     description:
       - Who holds the rules and routes.
       - V(kernel) sets them with C(ip rule) and C(ip route) now. They are lost at a reboot;
-        the role M(mptcp.linux.mptcp) sets them again at boot with its boot unit, which runs
+        the role C(mptcp.linux.mptcp) sets them again at boot with its boot unit, which runs
         the same C(ip) commands.
       - V(networkmanager) writes them into the active NetworkManager profile of the device
         (C(ipv4.routing-rules) and C(ipv4.routes) with C(table=TABLE), or the C(ipv6) ones)
