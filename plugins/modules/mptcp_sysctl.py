@@ -20,7 +20,7 @@ description:
     C(path_manager) must be one of the kernel's C(available_schedulers) and
     C(available_path_managers).
   - Takes the reverse-path filter of an interface too, C(net.ipv4.conf.IFACE.rp_filter)
-    (since 1.2.0): a strict filter (1) drops the subflows whose packets come back on
+    (since 1.2.0). A strict filter (1) drops the subflows whose packets come back on
     another interface, which MPTCP's extra paths often do; loose (2) is what upstream
     advises. The interface must exist in the network namespace; the value is 0, 1 or 2. The
     kernel applies the larger of C(net.ipv4.conf.all.rp_filter) and the interface's, so
