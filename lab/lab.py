@@ -2,17 +2,20 @@
 
     lab.py build                 build the host images that are missing
     lab.py up [--host NAME=DISTRO[:GROUP,...]]... [--subnet CIDR --subnet CIDR] [--mgmt-subnet CIDR]
+    lab.py up --topology routed-single-homed [--topology routed-multi-homed] [--subnet CIDR]... [--mgmt-subnet CIDR]
     lab.py down                  remove every container and network of the lab
     lab.py check-subnets CIDR... say whether the lab may use these subnets
 
-Each host boots systemd as PID 1 with NetworkManager running, has NET_ADMIN and one
-interface on each of the lab's two `--internal` networks (eth0, eth1), and gets a
-NetworkManager keyfile profile per interface (lab-eth0, lab-eth1). A third `--internal`
-network, the management network (mgmt0, profile lab-mgmt0: no default route, no MPTCP
-endpoint), carries SSH: `up` makes a key pair in .lab/NAME/, authorizes it for the
-host's user `lab` (NOPASSWD sudo) and writes an Ansible inventory that reaches the hosts
-over SSH with become to .lab/NAME/inventory.yml (and one over `podman exec` as root to
-.lab/NAME/inventory-podman.yml). Everything carries the label mptcp-lab=NAME, which
+Each host boots systemd as PID 1 with NetworkManager running, has NET_ADMIN and, in the
+`direct` topology (the default), one interface on each of the lab's two `--internal`
+networks (eth0, eth1), and gets a NetworkManager keyfile profile per interface (lab-eth0,
+lab-eth1). The routed topologies put routers (hosts with forwarding on) between clients and
+servers, with one default route per host (ROUTED_TOPOLOGIES). In every topology a further
+`--internal` network, the management network (mgmt0, profile lab-mgmt0: no default route,
+no MPTCP endpoint), carries SSH: `up` makes a key pair in .lab/NAME/, authorizes it for
+the hosts' user `lab` (NOPASSWD sudo) and writes an Ansible inventory that reaches the
+hosts over SSH with become to .lab/NAME/inventory.yml (and one over `podman exec` as root
+to .lab/NAME/inventory-podman.yml). Everything carries the label mptcp-lab=NAME, which
 is what `down` removes. Read ../shared/docs/lab.md (or lab/README.md) before changing
 addresses: a subnet that overlaps a route cuts this machine off its package registries.
 """
@@ -43,7 +46,7 @@ DISTROS = {"debian12": "bookworm", "debian13": "trixie"}
 DEFAULT_HOSTS = ["mptcp-server=debian12:mptcp_servers", "mptcp-client=debian13:mptcp_clients"]
 # RFC 2544's benchmarking range: never a real network's, so never one of our routes.
 DEFAULT_SUBNETS = ["198.18.1.0/24", "198.18.2.0/24"]
-DEFAULT_MGMT_SUBNET = "198.18.3.0/24"
+DEFAULT_MGMT_SUBNET = "198.18.9.0/24"  # the routed topologies take 198.18.3-8 by default
 FIRST_HOST_OCTET = 10
 INTERFACES = ("eth0", "eth1")
 BOOT_TIMEOUT = 180
@@ -52,6 +55,79 @@ BOOT_TIMEOUT = 180
 MGMT_IFACE = "mgmt0"
 LAB_USER = "lab"
 SSH_TIMEOUT = 60
+
+# Lab topologies with routers (lab/README.md draws them). Each network is a /24 of its own;
+# a host's address on a network is .OCTET (.1 is this machine's bridge, never a gateway).
+# A host's interfaces are [iface, network, gateway]: the gateway is the router whose
+# address on that network the host would use for that path (lab_gateways in the
+# inventory), None where the path needs none; "default" names the one interface whose
+# gateway is the host's default route: every other path has only its connected subnet, as
+# on most real hosts. Routers forward (net.ipv4.ip_forward=1) and send no redirects, so
+# packets take the paths drawn; "routes" are their static routes [network, via router].
+ROUTED_TOPOLOGIES = {
+    # The server has one address behind two routers; the client has two uplinks and one
+    # default route (via r1): without source routing, the join from the client's eth1 finds
+    # no way to the server.
+    "routed-single-homed": {
+        "short": "sh",
+        "networks": ["a", "b", "s"],
+        "client_group": "routed1_clients",
+        "server_group": "routed1_servers",
+        "router_group": "routed1_routers",
+        "hosts": {
+            "client": {"distro": "debian13", "octet": 20, "default": "eth0",
+                       "interfaces": [["eth0", "a", "r1"], ["eth1", "b", "r2"]]},
+            "server": {"distro": "debian12", "octet": 10, "default": "eth0",
+                       "interfaces": [["eth0", "s", "r1"]]},
+            "r1": {"distro": "debian12", "octet": 2, "router": True,
+                   "interfaces": [["eth0", "a", None], ["eth1", "s", None]], "routes": [["b", "r2"]]},
+            "r2": {"distro": "debian12", "octet": 3, "router": True,
+                   "interfaces": [["eth0", "b", None], ["eth1", "s", None]], "routes": [["a", "r1"]]},
+        },
+    },
+    # The server has two addresses: eth0 on net 1, shared with the client's eth0, and eth1
+    # on net 3, which only r3 reaches (from net 2, the client's eth1). Both hosts' default
+    # route goes to r4 on net 1, the way to the rest of the world, which knows net 1 only:
+    # without source routing the client's join from eth1 to the server's eth1 leaves by
+    # eth0, and the server's replies from its eth1 address go to r4, which drops them.
+    "routed-multi-homed": {
+        "short": "mh",
+        "networks": ["n1", "n2", "n3"],
+        "client_group": "routed2_clients",
+        "server_group": "routed2_servers",
+        "router_group": "routed2_routers",
+        "hosts": {
+            "client": {"distro": "debian12", "octet": 20, "default": "eth0",
+                       "interfaces": [["eth0", "n1", "r4"], ["eth1", "n2", "r3"]]},
+            "server": {"distro": "debian13", "octet": 10, "default": "eth0",
+                       "interfaces": [["eth0", "n1", "r4"], ["eth1", "n3", "r3"]]},
+            "r3": {"distro": "debian12", "octet": 4, "router": True,
+                   "interfaces": [["eth0", "n2", None], ["eth1", "n3", None]]},
+            "r4": {"distro": "debian12", "octet": 5, "router": True,
+                   "interfaces": [["eth0", "n1", None]]},
+        },
+    },
+}
+TOPOLOGIES = ["direct"] + sorted(ROUTED_TOPOLOGIES)
+# Where no --subnet is given: clear of the demo lab's, the test fixtures' and the molecule
+# scenarios' subnets.
+DEFAULT_ROUTED_SUBNETS = {"routed-single-homed": ["198.18.3.0/24", "198.18.4.0/24", "198.18.5.0/24"],
+                          "routed-multi-homed": ["198.18.6.0/24", "198.18.7.0/24", "198.18.8.0/24"]}
+ROUTER_SYSCTL = "\n".join([
+    "# A lab router (lab/lab.py): forwards, and sends no redirects, so that packets take",
+    "# the paths the topology draws.",
+    "net.ipv4.ip_forward = 1",
+    "net.ipv4.conf.all.send_redirects = 0",
+    "net.ipv4.conf.default.send_redirects = 0",
+    "",
+])
+# A new network namespace takes its IPv4 settings from this machine's, where podman turned
+# forwarding on: the clients and servers of a routed topology are hosts, not routers.
+HOST_SYSCTL = "\n".join([
+    "# A lab host of a routed topology (lab/lab.py): it does not forward, as real hosts do not.",
+    "net.ipv4.ip_forward = 0",
+    "",
+])
 
 
 class LabError(Exception):
@@ -257,8 +333,9 @@ def parse_host(spec):
     return {"name": match.group(1), "distro": match.group(2), "groups": groups}
 
 
-def keyfile(lab, iface, address, prefixlen, gateway, metric):
-    """A NetworkManager profile with the address podman gave the interface."""
+def keyfile(lab, iface, address, prefixlen, gateway, metric, routes=()):
+    """A NetworkManager profile with the address podman gave the interface, its gateway
+    (None: only the connected subnet) and static routes [(network, via)]."""
     return "\n".join([
         "[connection]",
         "id=lab-%s" % iface,
@@ -269,8 +346,9 @@ def keyfile(lab, iface, address, prefixlen, gateway, metric):
         "",
         "[ipv4]",
         "method=manual",
-        "address1=%s/%d,%s" % (address, prefixlen, gateway),
+        "address1=%s/%d%s" % (address, prefixlen, "," + gateway if gateway else ""),
         "route-metric=%d" % metric,
+    ] + ["route%d=%s,%s" % (i + 1, network, via) for i, (network, via) in enumerate(routes)] + [
         "",
         "[ipv6]",
         "method=disabled",
@@ -310,9 +388,8 @@ def network_names(lab):
     return ["%s-net%d" % (lab, i + 1) for i in range(len(INTERFACES))]
 
 
-def ensure_networks(lab, subnets, mgmt_subnet):
-    names = network_names(lab) + [mgmt_network_name(lab)]
-    subnets = list(subnets) + [mgmt_subnet]
+def ensure_networks(lab, subnets, names=None):
+    names = names or network_names(lab)
     existing = {}
     for name in names:
         result = run(["podman", "network", "inspect", name], check=False)
@@ -332,6 +409,57 @@ def ensure_networks(lab, subnets, mgmt_subnet):
     return names
 
 
+def create_host(lab, host, image, workdir, without_mptcp=False):
+    """Create and start one container: host has name, interfaces [{iface, network,
+    address, prefixlen, gateway, metric, routes} or {iface, network, address, profile: the
+    keyfile's text}] and files {path in the container: text}."""
+    argv = ["podman", "create", "--name", host["name"], "--hostname", host["name"],
+            "--label", "mptcp-lab=%s" % lab, "--systemd=always",
+            "--cap-add", "NET_ADMIN", "--security-opt", "unmask=/proc/sys"]
+    if without_mptcp:
+        # What a kernel without CONFIG_MPTCP shows: no net.mptcp settings. (The
+        # kernel is this machine's, so this is as close as a container gets.)
+        argv += ["--security-opt", "mask=/proc/sys/net/mptcp"]
+    profiles = workdir / host["name"]
+    profiles.mkdir()
+    for link in host["interfaces"]:
+        argv += ["--network", "%s:ip=%s,interface_name=%s" % (link["network"], link["address"], link["iface"])]
+        profile = profiles / ("lab-%s.nmconnection" % link["iface"])
+        profile.write_text(link.get("profile") or keyfile(
+            lab, link["iface"], link["address"], link["prefixlen"], link["gateway"], link["metric"],
+            link.get("routes", ())))
+        profile.chmod(0o600)
+    run(["podman", "rm", "-f", "-t", "0", host["name"]], check=False)
+    run(argv + [image, "/sbin/init"])
+    run(["podman", "cp", str(profiles) + "/.",
+         "%s:/etc/NetworkManager/system-connections/" % host["name"]])
+    for path, text in host.get("files", {}).items():
+        local = workdir / ("%s-%s" % (host["name"], Path(path).name))
+        local.write_text(text)
+        run(["podman", "cp", str(local), "%s:%s" % (host["name"], path)])
+    run(["podman", "start", host["name"]])
+
+
+def start_hosts(lab, hosts, mgmt_subnet, without_mptcp=()):
+    """Create every host, then wait until each has booted with its profiles active and
+    takes the lab's SSH key (lab user, sudo) on its management address."""
+    key = ensure_ssh_key(lab)
+    for index, host in enumerate(hosts):
+        add_mgmt_interface(lab, host, index, ipaddress.ip_network(mgmt_subnet))
+    images = {d: build_image(d) for d in sorted({h["distro"] for h in hosts})}
+    workdir = Path(tempfile.mkdtemp(prefix="lab-"))
+    try:
+        for host in hosts:
+            create_host(lab, host, images[host["distro"]], workdir, host["name"] in without_mptcp)
+    finally:
+        shutil.rmtree(workdir)
+    for host in hosts:
+        wait_for_boot(host["name"], [link["iface"] for link in host["interfaces"]])
+        authorize_ssh_key(host["name"], key)
+    for host in hosts:
+        wait_for_ssh(lab, host)
+
+
 def up(lab, host_specs, subnets, without_mptcp=(), mgmt_subnet=DEFAULT_MGMT_SUBNET):
     hosts = [parse_host(spec) for spec in host_specs]
     unknown = sorted(set(without_mptcp) - {h["name"] for h in hosts})
@@ -345,44 +473,17 @@ def up(lab, host_specs, subnets, without_mptcp=(), mgmt_subnet=DEFAULT_MGMT_SUBN
     nets = [ipaddress.ip_network(s) for s in subnets]
     if len(hosts) + FIRST_HOST_OCTET >= nets[0].num_addresses - 1:
         raise LabError("too many hosts for subnet %s" % nets[0])
-    networks = ensure_networks(lab, subnets, mgmt_subnet)
-    mgmt_net = ipaddress.ip_network(mgmt_subnet)
-    key = ensure_ssh_key(lab)
-    images = {d: build_image(d) for d in sorted({h["distro"] for h in hosts})}
-    workdir = Path(tempfile.mkdtemp(prefix="lab-"))
-    try:
-        for index, host in enumerate(hosts):
-            host["addresses"] = {}
-            argv = ["podman", "create", "--name", host["name"], "--hostname", host["name"],
-                    "--label", "mptcp-lab=%s" % lab, "--systemd=always",
-                    "--cap-add", "NET_ADMIN", "--security-opt", "unmask=/proc/sys"]
-            if host["name"] in without_mptcp:
-                # What a kernel without CONFIG_MPTCP shows: no net.mptcp settings. (The
-                # kernel is this machine's, so this is as close as a container gets.)
-                argv += ["--security-opt", "mask=/proc/sys/net/mptcp"]
-            profiles = workdir / host["name"]
-            profiles.mkdir()
-            for i, (iface, net, network) in enumerate(zip(INTERFACES, nets, networks)):
-                address = str(net.network_address + FIRST_HOST_OCTET + index)
-                host["addresses"][iface] = address
-                argv += ["--network", "%s:ip=%s,interface_name=%s" % (network, address, iface)]
-                profile = profiles / ("lab-%s.nmconnection" % iface)
-                profile.write_text(keyfile(lab, iface, address, net.prefixlen,
-                                           str(net.network_address + 1), 100 * (i + 1)))
-                profile.chmod(0o600)
-            argv += mgmt_interface(lab, host, index, mgmt_net, profiles)
-            run(["podman", "rm", "-f", "-t", "0", host["name"]], check=False)
-            run(argv + [images[host["distro"]], "/sbin/init"])
-            run(["podman", "cp", str(profiles) + "/.",
-                 "%s:/etc/NetworkManager/system-connections/" % host["name"]])
-            run(["podman", "start", host["name"]])
-    finally:
-        shutil.rmtree(workdir)
-    for host in hosts:
-        wait_for_boot(host["name"])
-        authorize_ssh_key(host["name"], key)
-    for host in hosts:
-        wait_for_ssh(lab, host)
+    networks = ensure_networks(lab, list(subnets) + [mgmt_subnet], network_names(lab) + [mgmt_network_name(lab)])
+    for index, host in enumerate(hosts):
+        host["addresses"] = {}
+        host["interfaces"] = []
+        for i, (iface, net, network) in enumerate(zip(INTERFACES, nets, networks)):
+            address = str(net.network_address + FIRST_HOST_OCTET + index)
+            host["addresses"][iface] = address
+            host["interfaces"].append({"iface": iface, "network": network, "address": address,
+                                       "prefixlen": net.prefixlen, "gateway": str(net.network_address + 1),
+                                       "metric": 100 * (i + 1)})
+    start_hosts(lab, hosts, mgmt_subnet, without_mptcp)
     inventory = write_inventory(lab, hosts)
     print("lab %s up in %.0f s: %s; inventory %s" % (
         lab, time.monotonic() - started,
@@ -391,8 +492,90 @@ def up(lab, host_specs, subnets, without_mptcp=(), mgmt_subnet=DEFAULT_MGMT_SUBN
     return inventory
 
 
-def wait_for_boot(name):
-    """Until systemd finished booting and NetworkManager activated both lab profiles."""
+def routed_subnets(topologies, subnets):
+    """The subnets of each topology, in order: those given (as many as all the topologies
+    have networks) or each topology's defaults."""
+    needed = sum(len(ROUTED_TOPOLOGIES[t]["networks"]) for t in topologies)
+    if not subnets:
+        subnets = [s for t in topologies for s in DEFAULT_ROUTED_SUBNETS[t]]
+    if len(subnets) != needed:
+        raise LabError("the topologies %s have %d networks: give as many --subnet, got %d (%s)"
+                       % (", ".join(topologies), needed, len(subnets), " ".join(subnets)))
+    return subnets
+
+
+def routed_hosts(lab, topology, subnets):
+    """The hosts of one routed topology, ready for start_hosts and write_inventory, and
+    its networks {short name: (podman network, subnet)}."""
+    layout = ROUTED_TOPOLOGIES[topology]
+    nets = {}
+    for short, subnet in zip(layout["networks"], subnets):
+        net = ipaddress.ip_network(subnet, strict=True)
+        if net.prefixlen > 24:
+            raise LabError("subnet %s of topology %s is smaller than a /24" % (subnet, topology))
+        nets[short] = ("%s-%s-%s" % (lab, layout["short"], short), net)
+
+    def address_of(role, network):
+        return str(nets[network][1].network_address + layout["hosts"][role]["octet"])
+
+    hosts = []
+    for role, spec in layout["hosts"].items():
+        name = "%s-%s-%s" % (lab, layout["short"], role)
+        kind = "router" if spec.get("router") else role
+        group = layout["%s_group" % kind]
+        host = {"name": name, "distro": spec["distro"], "role": kind, "topology": topology,
+                "groups": [group] + (["mptcp_routers"] if kind == "router" else ["mptcp_%ss" % kind]),
+                "addresses": {}, "gateways": {}, "interfaces": [], "files": {}}
+        for index, (iface, network, gateway_role) in enumerate(spec["interfaces"]):
+            gateway = address_of(gateway_role, network) if gateway_role else None
+            routes = []
+            for dst, via in spec.get("routes", ()):
+                # A static route to `dst` through the router `via` on the network both share.
+                if network in [link[1] for link in layout["hosts"][via]["interfaces"]]:
+                    routes.append((str(nets[dst][1]), address_of(via, network)))
+            host["addresses"][iface] = address_of(role, network)
+            host["gateways"][iface] = gateway
+            host["interfaces"].append({
+                "iface": iface, "network": nets[network][0], "address": address_of(role, network),
+                "prefixlen": nets[network][1].prefixlen,
+                "gateway": gateway if iface == spec.get("default") else None,
+                "metric": 100 * (index + 1), "routes": routes})
+        if kind == "router":
+            host["files"]["/etc/sysctl.d/90-lab-router.conf"] = ROUTER_SYSCTL
+        else:
+            host["files"]["/etc/sysctl.d/90-lab-host.conf"] = HOST_SYSCTL
+        hosts.append(host)
+    return hosts, nets
+
+
+def up_routed(lab, topologies, subnets, mgmt_subnet=DEFAULT_MGMT_SUBNET):
+    """Start the hosts of the routed topologies (several may share one lab: each has its
+    own networks and host names) and write one inventory for all of them."""
+    if len(set(topologies)) != len(topologies):
+        raise LabError("a topology may be named once: %s" % " ".join(topologies))
+    subnets = routed_subnets(topologies, subnets)
+    started = time.monotonic()
+    hosts = []
+    names = []
+    offset = 0
+    for topology in topologies:
+        count = len(ROUTED_TOPOLOGIES[topology]["networks"])
+        topology_hosts, nets = routed_hosts(lab, topology, subnets[offset:offset + count])
+        offset += count
+        hosts += topology_hosts
+        names += [nets[short][0] for short in ROUTED_TOPOLOGIES[topology]["networks"]]
+    ensure_networks(lab, list(subnets) + [mgmt_subnet], names + [mgmt_network_name(lab)])
+    start_hosts(lab, hosts, mgmt_subnet)
+    inventory = write_inventory(lab, hosts)
+    print("lab %s up in %.0f s (%s): %s; inventory %s" % (
+        lab, time.monotonic() - started, ", ".join(topologies),
+        ", ".join("%s (%s %s)" % (h["name"], h["distro"], "/".join(h["addresses"].values()))
+                  for h in hosts), inventory))
+    return inventory
+
+
+def wait_for_boot(name, interfaces=INTERFACES + (MGMT_IFACE,)):
+    """Until systemd finished booting and NetworkManager activated the lab's profiles."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     state = ""
     while time.monotonic() < deadline:
@@ -401,13 +584,14 @@ def wait_for_boot(name):
         if state in ("running", "degraded"):
             active = run(["podman", "exec", name, "nmcli", "-g", "NAME", "connection", "show",
                           "--active"], check=False).stdout.split()
-            if all("lab-%s" % iface in active for iface in INTERFACES + (MGMT_IFACE,)):
+            if all("lab-%s" % iface in active for iface in interfaces):
                 if state == "degraded":
                     failed = run(["podman", "exec", name, "systemctl", "--failed", "--plain",
                                   "--no-legend"], check=False).stdout.strip()
                     print("%s: booted degraded, failed units: %s" % (name, failed))
                 return
-            state = "NetworkManager has not activated lab-eth0, lab-eth1 and lab-mgmt0 (active: %s)" % active
+            state = "NetworkManager has not activated %s (active: %s)" % (
+                " and ".join("lab-%s" % iface for iface in interfaces), active)
         time.sleep(1)
     raise LabError("%s did not finish booting in %d s: %s" % (name, BOOT_TIMEOUT, state))
 
@@ -427,15 +611,13 @@ def ensure_ssh_key(lab):
     return key
 
 
-def mgmt_interface(lab, host, index, net, profiles):
-    """podman arguments for the host's management interface; writes its profile into
-    `profiles` and its address into host["mgmt_address"]."""
+def add_mgmt_interface(lab, host, index, net):
+    """The host's management interface, for create_host: its address (host["mgmt_address"],
+    where the inventory's SSH goes) and its own profile (mgmt_keyfile)."""
     address = str(net.network_address + FIRST_HOST_OCTET + index)
     host["mgmt_address"] = address
-    profile = profiles / ("lab-%s.nmconnection" % MGMT_IFACE)
-    profile.write_text(mgmt_keyfile(lab, address, net.prefixlen))
-    profile.chmod(0o600)
-    return ["--network", "%s:ip=%s,interface_name=%s" % (mgmt_network_name(lab), address, MGMT_IFACE)]
+    host["interfaces"].append({"iface": MGMT_IFACE, "network": mgmt_network_name(lab), "address": address,
+                               "profile": mgmt_keyfile(lab, address, net.prefixlen)})
 
 
 def authorize_ssh_key(name, key):
@@ -491,19 +673,24 @@ def write_inventory(lab, hosts):
     for host in hosts:
         for group in host["groups"] + [host["distro"]]:
             groups.setdefault(group, {"hosts": {}})["hosts"][host["name"]] = None
+    hostvars = {}
+    for host in hosts:
+        hostvars[host["name"]] = {"lab_distro": host["distro"], "lab_addresses": host["addresses"]}
+        if "topology" in host:
+            hostvars[host["name"]].update(lab_topology=host["topology"], lab_role=host["role"],
+                                          lab_gateways=host["gateways"])
     common = {"ansible_python_interpreter": "/usr/bin/python3", "lab_name": lab}
-    ssh_hosts = {h["name"]: {"ansible_host": h["mgmt_address"], "lab_distro": h["distro"],
-                             "lab_addresses": h["addresses"]} for h in hosts}
-    podman_hosts = {h["name"]: {"lab_distro": h["distro"], "lab_addresses": h["addresses"]} for h in hosts}
+    ssh_hosts = dict((host["name"], dict(hostvars[host["name"]], ansible_host=host["mgmt_address"]))
+                     for host in hosts)
     # podman exec as root (containers.podman 1.21 pipelines): for what needs no SSH.
     podman_vars = dict(common, ansible_connection="containers.podman.podman")
-    for name, variables, hostvars in (("inventory-podman.yml", podman_vars, podman_hosts),
-                                      ("inventory.yml", dict(common, **ssh_inventory_vars(lab)), ssh_hosts)):
+    for name, variables, hosts_vars in (("inventory-podman.yml", podman_vars, hostvars),
+                                        ("inventory.yml", dict(common, **ssh_inventory_vars(lab)), ssh_hosts)):
         path = STATE_DIR / lab / name
         path.parent.mkdir(parents=True, exist_ok=True)
         # JSON is YAML: Ansible's yaml inventory plugin reads it, and lab.py needs no PyYAML.
         path.write_text("# Written by lab/lab.py up; removed by lab/lab.py down.\n"
-                        + json.dumps({"all": {"vars": variables, "hosts": hostvars, "children": groups}},
+                        + json.dumps({"all": {"vars": variables, "hosts": hosts_vars, "children": groups}},
                                      indent=2) + "\n")
     return path
 
@@ -564,6 +751,9 @@ def main(argv=None):
                        help="the management network's IPv4 subnet, for SSH (default: %s)" % DEFAULT_MGMT_SUBNET)
     start.add_argument("--without-mptcp", action="append", default=[], metavar="NAME",
                        help="this host sees no net.mptcp settings, like a kernel without MPTCP")
+    start.add_argument("--topology", action="append", dest="topologies", choices=TOPOLOGIES,
+                       help="direct (default: every host on both networks) or one or more routed "
+                       "topologies, each with hosts and networks of its own (lab/README.md)")
     sub.add_parser("down", help="remove the lab's containers, networks and state")
     sub.add_parser("down-all", help="remove every lab's containers, networks and state")
     sub.add_parser("check-clean", help="fail if a lab or a test namespace is left on the machine")
@@ -579,9 +769,14 @@ def main(argv=None):
                 raise LabError("unknown distro %s: choose from %s" % (unknown, sorted(DISTROS)))
             for distro in args.distros or sorted(DISTROS):
                 build_image(distro)
-        elif args.command == "up":
+        elif args.command == "up" and args.topologies in (None, ["direct"]):
             up(args.name, args.hosts or DEFAULT_HOSTS, args.subnets or DEFAULT_SUBNETS,
                args.without_mptcp, args.mgmt_subnet)
+        elif args.command == "up":
+            if "direct" in args.topologies or args.hosts or args.without_mptcp:
+                raise LabError("the routed topologies have hosts of their own: --topology direct, "
+                               "--host and --without-mptcp do not go with them")
+            up_routed(args.name, args.topologies, args.subnets, args.mgmt_subnet)
         elif args.command == "down":
             down(args.name)
         elif args.command == "down-all":

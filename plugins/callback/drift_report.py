@@ -77,6 +77,15 @@ def _show(value):
     return to_text(value)
 
 
+def _phrase(item):
+    """An element of a list that went or came: a dict (a source route: address, gateway,
+    dev, table, priority) as `key=value` words, the keys it leaves unset left out."""
+    if isinstance(item, dict):
+        return " ".join("%s=%s" % (to_text(key), _show(item[key])) for key in sorted(item, key=to_text)
+                        if item[key] is not None) or "(empty)"
+    return _show(item)
+
+
 def _describe_values(name, before, after):
     """'name: before -> after' lines of two values, recursing into dicts; a list of
     phrases (endpoints) is shown as the elements that went and came."""
@@ -94,8 +103,8 @@ def _describe_values(name, before, after):
             _is_token_list(before) and _is_token_list(after)):
         gone = [item for item in before if item not in after]
         came = [item for item in after if item not in before]
-        return (["%s: - %s" % (name, _show(item)) for item in gone]
-                + ["%s: + %s" % (name, _show(item)) for item in came])
+        return (["%s: - %s" % (name, _phrase(item)) for item in gone]
+                + ["%s: + %s" % (name, _phrase(item)) for item in came])
     return ["%s: %s -> %s" % (name, _show(before), _show(after))]
 
 

@@ -20,10 +20,12 @@ options:
       - V(sysctl) reads every C(net.mptcp.*) key the kernel has; V(limits) and
         V(endpoints) the path manager; V(nm) the NetworkManager profiles (with
         C(nmcli)); V(connections) the MPTCP sockets (C(ss -Mnai)); V(counters) the
-        C(MPTcpExt) counters of C(/proc/net/netstat); V(tools) the tools installed.
+        C(MPTcpExt) counters of C(/proc/net/netstat); V(tools) the tools installed;
+        V(rp_filter) (since 1.2.0) each interface's reverse-path filter,
+        C(/proc/sys/net/ipv4/conf/*/rp_filter), as the kernel applies it.
     type: list
     elements: str
-    choices: [all, sysctl, limits, endpoints, nm, connections, counters, tools]
+    choices: [all, sysctl, limits, endpoints, nm, connections, counters, tools, rp_filter]
     default: [all]
 notes:
   - With O(netns), everything but V(nm) and V(tools) is read in that namespace.

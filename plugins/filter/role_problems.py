@@ -11,10 +11,12 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.validation import check_type_int
 
+from ansible_collections.mptcp.linux.plugins.filter.endpoint_routing import has_gateway, source_route
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply import validate_request
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import find_profile
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import MAX_ENDPOINTS, validate_endpoints, validate_limits
+from ansible_collections.mptcp.linux.plugins.module_utils.routing.model import validate_routes
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import check_unit_name, service_unit
 
 
@@ -53,6 +55,46 @@ def _endpoints(endpoints):
         validate_endpoints(endpoints, "present")
     except ValidationError as exc:
         raise ValidationError("mptcp_%s" % exc)
+
+
+def _routes(endpoints):
+    """The source routes of the endpoints that name a gateway, with the routing module's
+    own rules (a gateway needs dev, and must be of the address's family), each named by
+    its endpoint; then all of them together (what one route alone cannot show)."""
+    if not isinstance(endpoints, list):
+        return []
+    problems = []
+    routes = []
+    for index, endpoint in enumerate(endpoints):
+        if not isinstance(endpoint, dict):
+            continue
+        label = "mptcp_endpoints[%d] (%s)" % (index, endpoint.get("address"))
+        if not has_gateway(endpoint):
+            given = [key for key in ("table", "priority") if endpoint.get(key) not in (None, "")]
+            if given:
+                problems.append("%s: %s set without gateway; they choose the routing table and rule of the "
+                                "endpoint's gateway: give gateway, or leave them out" % (label, " and ".join(given)))
+            continue
+        route = dict((k, _as_module_int(v) if k in ("table", "priority") else v)
+                     for k, v in source_route(endpoint).items())
+        try:
+            validate_routes([route])
+        except ValidationError as exc:
+            problems.append("%s: %s" % (label, _without_index(exc)))
+            continue
+        routes.append(route)
+    if not problems and routes:
+        try:
+            validate_routes(routes)
+        except ValidationError as exc:
+            problems.append("mptcp_endpoints' gateways: %s" % exc)
+    return problems
+
+
+def _without_index(exc):
+    """The routing module's message about routes[0], said of the endpoint instead."""
+    text = "%s" % exc
+    return text[len("routes[0]."):] if text.startswith("routes[0].") else text
 
 
 def _nm_profiles(profiles, facts, host):
@@ -94,6 +136,7 @@ def role_problems(variables, facts=None, host="this host"):
     problems = []
     _problem(problems, _limits, variables.get("mptcp_limits") or {})
     _problem(problems, _endpoints, variables.get("mptcp_endpoints") or [])
+    problems += _routes(variables.get("mptcp_endpoints") or [])
     problems += _nm_profiles(variables.get("mptcp_nm_profiles") or [], facts, host)
     problems += _services(variables.get("mptcp_mptcpize_services") or [])
     return problems

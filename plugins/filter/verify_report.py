@@ -42,6 +42,7 @@ def _transfer(result):
         "events": [e.get("line") or e.get("type") for e in result.get("events") or []],
         "server": result.get("server"),
         "failover": result.get("failover"),
+        "joins": result.get("joins"),
     }
 
 
@@ -63,6 +64,7 @@ def _pair(hostvars, client, server, expectations):
     if pair["tcp"] and pair["mptcp"] and pair["tcp"].get("mbit_per_s") and pair["mptcp"].get("mbit_per_s"):
         ratio = round(pair["mptcp"]["mbit_per_s"] / pair["tcp"]["mbit_per_s"], 2)
     pair["ratio"] = ratio
+    pair["diagnosis"] = []
     pair["problems"] = _problems(pair, expectations)
     return pair
 
@@ -82,6 +84,9 @@ def _problems(pair, expectations):
     expected = expectations.get("subflows")
     if expected is not None and (mptcp["subflows"] or 0) < int(expected):
         problems.append("%s: %s subflows, %s expected" % (name, mptcp["subflows"], expected))
+        # Why, as mptcp_transfer's diagnosis of the joins says it (one line per address).
+        pair["diagnosis"] = list((mptcp.get("joins") or {}).get("problems") or [])
+        problems += ["%s: %s" % (name, line) for line in pair["diagnosis"]]
     minimum = expectations.get("min_ratio")
     if minimum is not None and (pair["ratio"] is None or pair["ratio"] < float(minimum)):
         problems.append("%s: MPTCP/TCP throughput ratio %s, at least %s expected" % (name, pair["ratio"], minimum))
@@ -141,8 +146,11 @@ def verify_table(report):
                      _number(tcp.get("mbit_per_s")), _number(mptcp.get("mbit_per_s")), _number(pair.get("ratio")),
                      failover, services])
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
-                     for row in rows)
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    # Below the table, why a pair has fewer subflows than expected.
+    for pair in report.get("pairs", []):
+        lines += ["%s -> %s: %s" % (pair["client"], pair["server"], line) for line in pair.get("diagnosis") or ()]
+    return "\n".join(lines)
 
 
 class FilterModule(object):

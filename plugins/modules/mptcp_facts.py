@@ -13,7 +13,8 @@ short_description: Gather what a host has for Multipath TCP, as facts
 version_added: 1.2.0
 description:
   - Reads what M(mptcp.linux.mptcp_info) reads (MPTCP in the kernel, its settings, the
-    path manager, NetworkManager's profiles, the MPTCP sockets, the counters, the tools)
+    path manager, NetworkManager's profiles, the MPTCP sockets, the counters, the tools,
+    the interfaces' rp_filter)
     and returns it as facts, under C(ansible_facts.mptcp).
 author:
   - mptcp.linux contributors (@mptcp-linux)

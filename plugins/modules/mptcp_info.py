@@ -14,7 +14,8 @@ version_added: 1.0.0
 description:
   - Reads whether the kernel has MPTCP, its C(net.mptcp.*) settings, the path manager's
     limits and endpoints, the NetworkManager profiles' MPTCP flags, the open MPTCP
-    sockets, the C(MPTcpExt) counters and the MPTCP tools installed, and returns them
+    sockets, the C(MPTcpExt) counters, the MPTCP tools installed and each interface's
+    reverse-path filter (a strict one drops subflows), and returns them
     in its result under C(mptcp), for reports, asserts and drift checks.
   - M(mptcp.linux.mptcp_facts) returns the same as facts. Until 2.0.0 this module also
     returns them as facts, under C(ansible_facts.mptcp), unless O(facts=false).
@@ -132,6 +133,17 @@ mptcp:
                "nmcli": {"path": "/usr/bin/nmcli", "version": "1.42.4"},
                "mptcpize": {"path": "/usr/bin/mptcpize",
                             "preload": "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"}}
+    rp_filter:
+      description:
+        - Each interface's reverse-path filter (V(gather_subset=rp_filter)), by interface name.
+        - C(all) is C(net.ipv4.conf.all.rp_filter), C(dev) the interface's own, C(effective) what the kernel applies,
+          the larger of the two (0 off, 1 strict, 2 loose), and C(strict) whether that is 1, which drops a subflow whose
+          packets come back on an interface the reverse route does not use.
+      type: dict
+      returned: when asked for
+      version_added: 1.2.0
+      sample: {"eth0": {"all": 1, "dev": 2, "effective": 2, "strict": false},
+               "eth1": {"all": 1, "dev": 0, "effective": 1, "strict": true}}
     unavailable:
       description: For each part that could not be read (left empty), why.
       type: dict

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: mptcp_sysctl
-short_description: Set net.mptcp.* sysctls now and for the next boot, checked against the running kernel
+short_description: Set net.mptcp.* sysctls (and rp_filter) now and for the next boot, checked against the running kernel
 version_added: 1.0.0
 description:
   - Sets C(net.mptcp.*) kernel parameters at runtime, by writing C(/proc/sys/net/mptcp/KEY),
@@ -19,6 +19,12 @@ description:
     seconds are non-negative integers in the kernel's range; C(scheduler) and
     C(path_manager) must be one of the kernel's C(available_schedulers) and
     C(available_path_managers).
+  - Takes the reverse-path filter of an interface too, C(net.ipv4.conf.IFACE.rp_filter)
+    (since 1.2.0). A strict filter (1) drops the subflows whose packets come back on
+    another interface, which MPTCP's extra paths often do; loose (2) is what upstream
+    advises. The interface must exist in the network namespace; the value is 0, 1 or 2. The
+    kernel applies the larger of C(net.ipv4.conf.all.rp_filter) and the interface's, so
+    loose on the interface wins over a strict C(all).
   - Warns when another sysctl file sets one of the keys to a different value and would win
     at boot, and returns those files in RV(conflicts).
 author:
@@ -29,6 +35,11 @@ options:
       - The keys to manage and their values.
       - A key is named as under C(/proc/sys/net/mptcp/), like V(enabled), or in full, like
         V(net.mptcp.enabled).
+      - An interface's reverse-path filter is named in full, V(net.ipv4.conf.eth1.rp_filter)
+        (or V(net/ipv4/conf/eth0.100/rp_filter)); it takes V(0) (off), V(1) (strict) or
+        V(2) (loose), and is written to O(path) as systemd-sysctl and procps read it, an
+        interface's own dots as slashes (V(net.ipv4.conf.eth0/100.rp_filter)). These are the
+        only keys outside C(net.mptcp) the module takes.
       - Booleans take V(0)/V(1), V(true)/V(false), V(yes)/V(no); they are written as V(0)/V(1).
       - Timeouts (V(add_addr_timeout), V(close_timeout), V(blackhole_timeout)) are in
         B(seconds), not milliseconds.
@@ -90,7 +101,11 @@ notes:
   - If a runtime write fails, the keys already written are put back and O(path) is left as
     it was. O(path) is written through a temporary file in its own directory and renamed
     into place, root-owned 0644; on a read-only or full filesystem nothing changes.
-  - O(state=absent) does not change runtime values.
+  - O(state=absent) does not change runtime values; an rp_filter key dropped from O(path)
+    keeps its runtime value until the next boot, when the distribution's files (or
+    NetworkManager) set it again.
+  - An interface's key in O(path) is applied at boot by C(systemd-sysctl), and again by udev
+    whenever that interface appears (systemd's C(99-systemd.rules)).
   - Only O(path) is written; other sysctl files are read to find conflicts, never edited.
   - Two runs at once on a host take turns (a lock on the directory of O(path)), so that
     neither rewrites the file from a copy the other is changing and loses its keys.
@@ -131,6 +146,13 @@ EXAMPLES = r"""
       add_addr_timeout:
     state: absent
 
+- name: Loose reverse-path filtering on the second uplink, so its subflows are not dropped
+  become: true
+  mptcp.linux.mptcp_sysctl:
+    settings:
+      enabled: 1
+      net.ipv4.conf.eth1.rp_filter: 2
+
 - name: Turn MPTCP off now and at boot
   become: true
   mptcp.linux.mptcp_sysctl:
@@ -147,15 +169,16 @@ RETURN = r"""
 runtime:
   description:
     - The values of the writable C(net.mptcp.*) keys at runtime after the task, by short
-      name (what they would be, in check mode).
+      name (what they would be, in check mode), and of the rp_filter keys given, in full.
   returned: always
   type: dict
-  sample: {"enabled": 1, "add_addr_timeout": 120, "scheduler": "default", "path_manager": "kernel"}
+  sample: {"enabled": 1, "add_addr_timeout": 120, "scheduler": "default", "path_manager": "kernel",
+           "net.ipv4.conf.eth1.rp_filter": 2}
 persisted:
-  description: The C(net.mptcp.*) keys in O(path) after the task, by short name.
+  description: The C(net.mptcp.*) keys in O(path) after the task, by short name, and its rp_filter keys, in full.
   returned: always
   type: dict
-  sample: {"enabled": 1}
+  sample: {"enabled": 1, "net.ipv4.conf.eth1.rp_filter": 2}
 conflicts:
   description:
     - The keys that another sysctl file sets to a different value and that this file

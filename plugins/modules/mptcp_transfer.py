@@ -31,7 +31,7 @@ author:
   - mptcp.linux contributors (@mptcp-linux)
 requirements:
   - A Linux kernel with MPTCP (5.6 or later) and C(net.mptcp.enabled=1) for O(protocol=mptcp).
-  - C(ip) from iproute2 on the client for O(fail_interface).
+  - C(ip) from iproute2 on the client for O(fail_interface) and for the diagnosis of the joins (RV(joins)).
 options:
   role:
     description:
@@ -393,6 +393,80 @@ failover:
       description: Why the link could not be restored (the task then fails).
       type: str
   sample: {"interface": "eth1", "after_bytes": 22347776, "initial_subflow": true, "completed": true, "restored": true}
+joins:
+  description:
+    - Why the connection has the subflows it has, for each local endpoint that opens joins
+      (flags C(subflow), C(fullmesh) or C(laminar)) other than the address of the initial
+      subflow, as the path manager reads them - the joins the kernel sent and had answered
+      (the C(MPTcpExt) counters' deltas over the transfer), and the route it would take from
+      that address to each address it joins (C(ip -j route get TO from ADDRESS oif DEV), and
+      with C(fibmatch) to tell a real route from the kernel's guess that the server is on
+      the link).
+    - RV(joins.problems) has one line per address whose join did not form and why, like
+      V(no route from 198.18.42.2 via eth1 to 198.18.43.10 - give this endpoint its gateway)
+      or V(joins from 198.18.42.2 sent 3, answered 0 - the server's replies to 198.18.42.2
+      do not come back (its return route or a strict rp_filter)), with a colon where these
+      examples have a dash.
+    - Null when the connection did not use MPTCP.
+  returned: role is client
+  type: dict
+  version_added: 1.2.0
+  contains:
+    counters:
+      description:
+        - The deltas of C(MPJoinSynTx) (joins sent), C(MPJoinSynAckRx) (answered) and, where
+          the kernel has them (Linux 6.2 and later), C(MPJoinSynTxCreatSkErr),
+          C(MPJoinSynTxBindErr) and C(MPJoinSynTxConnectErr). They count the whole network
+          namespace.
+      type: dict
+    announced:
+      description: The addresses the server announced (from the events, else the subflows' remote addresses).
+      type: list
+      elements: str
+    addresses:
+      description: One entry per endpoint that opens joins.
+      type: list
+      elements: dict
+      contains:
+        address:
+          description: The endpoint's address.
+          type: str
+        dev:
+          description: Its device, null without one.
+          type: str
+        flags:
+          description: Its flags.
+          type: list
+          elements: str
+        established:
+          description: A subflow from this address was established during the transfer.
+          type: bool
+        routes:
+          description:
+            - Per address joined from it, C(to), the C(dev) and C(gateway) the kernel would
+              use, the C(table) of the route that matched, C(ok) (a route through the
+              endpoint's device exists) and C(error) (what C(ip route get) said).
+          type: list
+          elements: dict
+        problem:
+          description: The line of RV(joins.problems) for this address, null when there is none.
+          type: str
+    problems:
+      description: The lines, one per address whose join did not form, then the join errors the counters show.
+      type: list
+      elements: str
+    error:
+      description: Why the endpoints or counters could not be read (the diagnosis is then empty).
+      type: str
+  sample:
+    counters: {"MPJoinSynTx": 1, "MPJoinSynAckRx": 0, "MPJoinSynTxBindErr": 0, "MPJoinSynTxConnectErr": 0, "MPJoinSynTxCreatSkErr": 0}
+    announced: []
+    addresses:
+      - {"address": "198.18.74.20", "dev": "eth1", "flags": ["subflow"], "established": false,
+         "routes": [{"to": "198.18.75.10", "dev": "eth1", "gateway": null, "table": null, "ok": false,
+                     "error": "RTNETLINK answers: No route to host"}],
+         "problem": "no route from 198.18.74.20 via eth1 to 198.18.75.10: give this endpoint its gateway"}
+    problems: ["no route from 198.18.74.20 via eth1 to 198.18.75.10: give this endpoint its gateway"]
 connections:
   description: One report per connection the server accepted.
   returned: role is server

@@ -200,8 +200,36 @@ def test_module_gathers_everything_in_check_mode_too(netns, module_runner):
     facts = result["ansible_facts"]["mptcp"]
     assert result["changed"] is False and facts["supported"] is True
     assert set(facts) == {"supported", "sysctl", "limits", "endpoints", "nm_profiles", "connections", "counters",
-                          "tools", "unavailable"}
+                          "tools", "rp_filter", "unavailable"}
     assert facts["limits"] == {"subflows": 2, "add_addr_accepted": 0}
+
+
+def oracle_rp_filter(netns):
+    """{entry: int} of /proc/sys/net/ipv4/conf/*/rp_filter as a process inside the namespace sees it."""
+    found = {}
+    for line in in_netns(netns, "grep", "-r", ".", "/proc/sys/net/ipv4/conf", "--include=rp_filter").splitlines():
+        path, _colon, value = line.partition(":")
+        found[os.path.basename(os.path.dirname(path))] = int(value)
+    return found
+
+
+def test_rp_filter_is_reported_per_interface_as_the_kernel_applies_it(netns, module_runner):
+    """effective = max(all, interface): all=1 makes e1 (0) strict; e2 (2) stays loose."""
+    netns.add_interface("e1")
+    netns.add_interface("e2")
+    for entry, value in (("all", 1), ("e2", 2)):
+        in_netns(netns, "sh", "-c", "echo %d > /proc/sys/net/ipv4/conf/%s/rp_filter" % (value, entry))
+    result = module_runner("mptcp_info", {"netns": netns.name, "gather_subset": ["rp_filter"], "facts": False})
+    report = result["mptcp"]["rp_filter"]
+    oracle = oracle_rp_filter(netns)
+    assert sorted(report) == sorted(name for name in oracle if name not in ("all", "default"))
+    for name, entry in report.items():
+        assert entry["all"] == oracle["all"] == 1 and entry["dev"] == oracle[name]
+        assert entry["effective"] == max(oracle["all"], oracle[name])
+        assert entry["strict"] is (entry["effective"] == 1)
+    assert report["e1"] == {"all": 1, "dev": 0, "effective": 1, "strict": True}
+    assert report["e2"] == {"all": 1, "dev": 2, "effective": 2, "strict": False}
+    assert result["mptcp"]["unavailable"] == {}
 
 
 def test_module_fails_clearly_on_a_missing_namespace(module_runner):

@@ -361,6 +361,7 @@ def test_the_examples_run(netns, sysctl_d, tmp_path):
     """The module's EXAMPLES, as a play, against the namespace and the temporary
     /etc/sysctl.d: they run, and leave what they say."""
     directory, _sysctl_conf, wrap = sysctl_d
+    netns.add_interface("eth1")  # the second uplink of the rp_filter example
     tasks = module_examples()
     assert all(task.get("become") in (None, True) for task in tasks)
     playbook = tmp_path / "examples.yml"
@@ -375,6 +376,104 @@ def test_the_examples_run(netns, sysctl_d, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "failed=0" in proc.stdout
     assert (directory / "90-mptcp.conf").read_text() == (
-        HEADER + "net.mptcp.checksum_enabled = 0\nnet.mptcp.enabled = 0\n"
+        HEADER + "net.ipv4.conf.eth1.rp_filter = 2\nnet.mptcp.checksum_enabled = 0\nnet.mptcp.enabled = 0\n"
         "net.mptcp.scheduler = default\n")
+    assert rp_filter_of(netns, "eth1") == "2"
     assert ns_values(netns)["enabled"] == "0" and ns_values(netns)["add_addr_timeout"] == "60"
+
+
+# --- net.ipv4.conf.IFACE.rp_filter: the one key outside net.mptcp (issue 18) ------------------
+# The oracle is the namespace's own /proc/sys/net/ipv4/conf/IFACE/rp_filter, and for the
+# file, procps' `sysctl -p` applying it to a namespace.
+
+def rp_filter_of(netns, iface):
+    return netns.exec("cat", "/proc/sys/net/ipv4/conf/%s/rp_filter" % iface).stdout.strip()
+
+
+def set_rp_filter(netns, iface, value):
+    netns.exec("sh", "-c", "echo %d > /proc/sys/net/ipv4/conf/%s/rp_filter" % (value, iface))
+
+
+def test_rp_filter_of_an_interface_is_set_now_and_in_the_file_then_a_second_run_changes_nothing(sysctl, netns, conf):
+    netns.add_interface("eth1")
+    set_rp_filter(netns, "all", 1)
+    set_rp_filter(netns, "eth1", 1)
+    first = sysctl(settings={"enabled": 1, "net.ipv4.conf.eth1.rp_filter": 2})
+    assert "failed" not in first, first["msg"]
+    assert first["changed"] is True
+    assert rp_filter_of(netns, "eth1") == "2"
+    assert rp_filter_of(netns, "all") == "1"  # only the interface asked for
+    assert conf.read_text() == HEADER + "net.ipv4.conf.eth1.rp_filter = 2\nnet.mptcp.enabled = 1\n"
+    assert first["persisted"] == {"enabled": 1, "net.ipv4.conf.eth1.rp_filter": 2}
+    assert first["runtime"]["net.ipv4.conf.eth1.rp_filter"] == 2
+    runtime = first["diff"][0]
+    assert runtime["before"]["net.ipv4.conf.eth1.rp_filter"] == 1
+    assert runtime["after"]["net.ipv4.conf.eth1.rp_filter"] == 2
+    assert runtime["after_header"] == "runtime (/proc/sys/net/mptcp, /proc/sys/net/ipv4/conf)"
+
+    second = sysctl(settings={"enabled": "1", "net/ipv4/conf/eth1/rp_filter": "2"})
+    assert second["changed"] is False, second.get("diff")
+    assert second["runtime"] == first["runtime"]
+
+
+def test_rp_filter_in_check_mode_changes_nothing(sysctl, netns, conf):
+    netns.add_interface("eth1")
+    set_rp_filter(netns, "eth1", 1)
+    conf.write_text("net.mptcp.enabled = 1\n")
+    result = sysctl(settings={"net.ipv4.conf.eth1.rp_filter": 2}, check_mode=True)
+    assert result["changed"] is True
+    assert result["runtime"]["net.ipv4.conf.eth1.rp_filter"] == 2
+    assert result["persisted"] == {"enabled": 1, "net.ipv4.conf.eth1.rp_filter": 2}
+    assert rp_filter_of(netns, "eth1") == "1"
+    assert conf.read_text() == "net.mptcp.enabled = 1\n"
+    assert listing(conf.parent) == ["90-mptcp.conf"]
+
+
+def test_an_interface_with_a_dot_is_written_as_systemd_and_procps_read_it(sysctl, netns, make_netns, conf):
+    """eth0.100 (a VLAN) is net.ipv4.conf.eth0/100.rp_filter in a sysctl file: written with
+    its dot, the key would be read as net/ipv4/conf/eth0/100/rp_filter."""
+    netns.add_interface("v.7")
+    result = sysctl(settings={"net.ipv4.conf.v.7.rp_filter": 2})
+    assert result["changed"] is True and rp_filter_of(netns, "v.7") == "2"
+    assert conf.read_text() == HEADER + "net.ipv4.conf.v/7.rp_filter = 2\n"
+    # procps reads the file into a fresh namespace with the same interface.
+    fresh = make_netns()
+    fresh.add_interface("v.7")
+    applied = fresh.exec("sysctl", "-p", str(conf))
+    assert applied.stdout.strip() == "net.ipv4.conf.v/7.rp_filter = 2"
+    assert rp_filter_of(fresh, "v.7") == "2"
+    assert sysctl(settings={"net/ipv4/conf/v.7/rp_filter": 2})["changed"] is False
+
+
+def test_absent_drops_rp_filter_from_the_file_and_leaves_the_runtime_value(sysctl, netns, conf):
+    netns.add_interface("eth1")
+    sysctl(settings={"enabled": 1, "net.ipv4.conf.eth1.rp_filter": 2})
+    result = sysctl(settings={"net.ipv4.conf.eth1.rp_filter": None}, state="absent")
+    assert result["changed"] is True and result["persisted"] == {"enabled": 1}
+    assert conf.read_text() == HEADER + "net.mptcp.enabled = 1\n"
+    assert rp_filter_of(netns, "eth1") == "2"
+    # An interface that is gone since is dropped from the file all the same.
+    sysctl(settings={"net.ipv4.conf.eth1.rp_filter": 2})
+    netns.ip("link", "delete", "eth1")
+    gone = sysctl(settings={"net.ipv4.conf.eth1.rp_filter": None}, state="absent")
+    assert "failed" not in gone, gone["msg"]
+    assert conf.read_text() == HEADER + "net.mptcp.enabled = 1\n"
+
+
+def test_rp_filter_of_an_interface_that_does_not_exist_is_refused_naming_it(sysctl, netns, conf):
+    netns.add_interface("eth1")
+    set_rp_filter(netns, "eth1", 1)
+    result = sysctl(settings={"enabled": 1, "net.ipv4.conf.eth1.rp_filter": 2, "net.ipv4.conf.eth9.rp_filter": 2})
+    assert_failed_cleanly(result, "net.ipv4.conf.eth9.rp_filter: there is no interface eth9 in this network "
+                                  "namespace (no /proc/sys/net/ipv4/conf/eth9); the interfaces are: eth1, eth1p, lo")
+    assert rp_filter_of(netns, "eth1") == "1"
+    assert not conf.exists()
+
+
+@pytest.mark.parametrize("value, refusal", [(3, "net.ipv4.conf.eth1.rp_filter=3: must be 0 (off), 1 (strict) or 2 (loose)"),
+                                            ("loose", "net.ipv4.conf.eth1.rp_filter='loose': must be 0 (off)")])
+def test_an_rp_filter_value_other_than_0_1_2_is_refused(sysctl, netns, conf, value, refusal):
+    netns.add_interface("eth1")
+    result = sysctl(settings={"net.ipv4.conf.eth1.rp_filter": value})
+    assert_failed_cleanly(result, refusal)
+    assert rp_filter_of(netns, "eth1") == "0" and not conf.exists()

@@ -145,13 +145,13 @@ def recap(proc, host):
 def test_every_module_and_module_util_compiles(target):
     """Syntax is checked on import; a module_util imported only on some path would slip
     through the runs below, so each file is compiled by the target Python too."""
-    files = sorted(glob.glob(os.path.join(REPO, "plugins", "module_utils", "*.py"))
+    files = sorted(glob.glob(os.path.join(REPO, "plugins", "module_utils", "**", "*.py"), recursive=True)
                    + glob.glob(os.path.join(REPO, "plugins", "modules", "*.py")))
     program = ("import sys\nfor path in sys.argv[1:]:\n"
                "    compile(open(path, 'rb').read(), path, 'exec', dont_inherit=True)\n")
     result = subprocess.run([target.python, "-c", program] + files, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert len(files) > 30
+    assert len(files) > 50  # the subpackages too (module_utils/*/*.py)
 
 
 def test_mptcp_endpoint_examples(target, netns, make_netns, tmp_path):
@@ -193,10 +193,12 @@ def test_mptcp_info_examples_and_facts(target, netns, make_netns, tmp_path):
     blue.ip("mptcp", "limits", "set", "add_addr_accepted", "5")
     blue.exec(sys.executable, "-c", "open('/proc/sys/net/mptcp/add_addr_timeout', 'w').write('97')")
     tasks = examples("mptcp_info", [("netns: blue", "netns: " + blue.name)]) + [
-        {"mptcp.linux.mptcp_info": {"gather_subset": ["limits", "endpoints", "sysctl"]}, "register": "here"},
-        {"mptcp.linux.mptcp_info": {"gather_subset": ["limits", "sysctl", "counters"], "netns": blue.name},
+        {"mptcp.linux.mptcp_info": {"gather_subset": ["limits", "endpoints", "sysctl"], "facts": False},
+         "register": "here"},
+        # mptcp_facts: the same gathering, returned as facts.
+        {"mptcp.linux.mptcp_facts": {"gather_subset": ["limits", "sysctl", "counters"], "netns": blue.name},
          "register": "there"},
-        {"ansible.builtin.copy": {"content": "{{ {'here': here.ansible_facts.mptcp, "
+        {"ansible.builtin.copy": {"content": "{{ {'here': here.mptcp, "
                                              "'there': there.ansible_facts.mptcp} | to_json }}",
                                   "dest": str(tmp_path / "facts.json"), "mode": "0644"}}]
     target.play({"host": netns}, tasks, str(tmp_path))
@@ -361,8 +363,8 @@ def test_mptcp_endpoint_through_pyroute2(with_pyroute2, netns, make_netns, tmp_p
         {"mptcp.linux.mptcp_endpoint": dict(base, netns=blue.name, exclusive=True,
                                             endpoints=[{"address": "198.51.100.2", "id": 5, "flags": ["signal"]}])},
         {"mptcp.linux.mptcp_limits": dict(base, subflows=3, netns=blue.name)},
-        {"mptcp.linux.mptcp_info": {"gather_subset": ["tools"]}, "register": "info"},
-        {"ansible.builtin.copy": {"content": "{{ info.ansible_facts.mptcp.tools | to_json }}",
+        {"mptcp.linux.mptcp_info": {"gather_subset": ["tools"], "facts": False}, "register": "info"},
+        {"ansible.builtin.copy": {"content": "{{ info.mptcp.tools | to_json }}",
                                   "dest": str(tmp_path / "tools.json"), "mode": "0644"}},
     ]
     proc = with_pyroute2.play({"host": netns}, tasks, str(tmp_path))

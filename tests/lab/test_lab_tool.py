@@ -199,3 +199,128 @@ def test_preflight_fails_clearly_without_mptcp(running_lab):
     assert result.returncode == 2, result.stdout
     assert "MPTCP is not available in the running kernel of lab-b" in result.stdout
     assert "CONFIG_MPTCP=y" in result.stdout
+
+
+# --- the routed topologies --------------------------------------------------------------
+
+ROUTED_NAME = "pytest-routed"
+ROUTED_SUBNETS = ["198.18.79.0/24", "198.18.80.0/24", "198.18.81.0/24"]
+ROUTED_MGMT_SUBNET = "198.18.82.0/24"
+
+
+@pytest.mark.parametrize("topology", sorted(lab.ROUTED_TOPOLOGIES))
+def test_routed_gateways_are_routers_on_that_network_never_the_bridge(topology):
+    hosts, nets = lab.routed_hosts("t", topology, lab.DEFAULT_ROUTED_SUBNETS[topology])
+    routers = dict((h["name"], h) for h in hosts if h["role"] == "router")
+    bridges = set(str(net.network_address + 1) for _name, net in nets.values())
+    for host in hosts:
+        for link in host["interfaces"]:
+            for gateway in [host["gateways"][link["iface"]], link["gateway"]] + [via for _n, via in link["routes"]]:
+                if gateway is None:
+                    continue
+                assert gateway not in bridges
+                # A router's address on the very network this interface is on.
+                assert any(r_link["address"] == gateway and r_link["network"] == link["network"]
+                           for router in routers.values() for r_link in router["interfaces"]), (host["name"], gateway)
+        defaults = [link for link in host["interfaces"] if link["gateway"]]
+        assert len(defaults) == (0 if host["role"] == "router" else 1), host["name"]
+
+
+def test_routed_single_homed_as_the_issue_draws_it():
+    hosts, _nets = lab.routed_hosts("t", "routed-single-homed", ["198.18.3.0/24", "198.18.4.0/24", "198.18.5.0/24"])
+    by_name = dict((h["name"], h) for h in hosts)
+    client, server = by_name["t-sh-client"], by_name["t-sh-server"]
+    assert client["addresses"] == {"eth0": "198.18.3.20", "eth1": "198.18.4.20"}
+    assert client["gateways"] == {"eth0": "198.18.3.2", "eth1": "198.18.4.3"}
+    assert [link["gateway"] for link in client["interfaces"]] == ["198.18.3.2", None]
+    assert server["addresses"] == {"eth0": "198.18.5.10"} and server["gateways"] == {"eth0": "198.18.5.2"}
+    assert by_name["t-sh-r1"]["interfaces"][1]["routes"] == [("198.18.4.0/24", "198.18.5.3")]
+    assert by_name["t-sh-r2"]["interfaces"][1]["routes"] == [("198.18.3.0/24", "198.18.5.2")]
+    assert client["groups"] == ["routed1_clients", "mptcp_clients"]
+    assert by_name["t-sh-r1"]["groups"] == ["routed1_routers", "mptcp_routers"]
+    assert "net.ipv4.ip_forward = 1" in by_name["t-sh-r1"]["files"]["/etc/sysctl.d/90-lab-router.conf"]
+    assert "net.ipv4.ip_forward = 0" in client["files"]["/etc/sysctl.d/90-lab-host.conf"]
+
+
+def test_keyfile_without_gateway_and_with_routes():
+    text = lab.keyfile("t", "eth1", "198.18.5.2", 24, None, 200, [("198.18.4.0/24", "198.18.5.3")])
+    assert "address1=198.18.5.2/24\n" in text and "route1=198.18.4.0/24,198.18.5.3\n" in text
+    assert "address1=198.18.1.10/24,198.18.1.1\n" in lab.keyfile("t", "eth0", "198.18.1.10", 24, "198.18.1.1", 100)
+
+
+def test_routed_subnets_must_match_the_networks():
+    with pytest.raises(lab.LabError, match="have 6 networks: give as many --subnet, got 2"):
+        lab.routed_subnets(["routed-single-homed", "routed-multi-homed"], ["198.18.3.0/24", "198.18.4.0/24"])
+    assert lab.routed_subnets(["routed-multi-homed"], []) == lab.DEFAULT_ROUTED_SUBNETS["routed-multi-homed"]
+
+
+def test_routed_topologies_refuse_hosts_of_the_direct_lab():
+    result = run([sys.executable, LAB_PY, "--name", ROUTED_NAME, "up", "--topology", "routed-single-homed",
+                  "--host", "x=debian12"], check=False)
+    assert result.returncode == 1 and "have hosts of their own" in result.stderr
+    assert labelled("container", ROUTED_NAME) == []
+
+
+@pytest.fixture(scope="module")
+def routed_lab():
+    before = routes()
+    try:
+        run([sys.executable, LAB_PY, "--name", ROUTED_NAME, "up", "--topology", "routed-single-homed"]
+            + ["--subnet=%s" % subnet for subnet in ROUTED_SUBNETS] + ["--mgmt-subnet", ROUTED_MGMT_SUBNET])
+        with open(os.path.join(REPO, ".lab", ROUTED_NAME, "inventory.yml")) as handle:
+            yield json.loads(handle.read().split("\n", 1)[1])
+    finally:
+        run([sys.executable, LAB_PY, "--name", ROUTED_NAME, "down"])
+    assert labelled("container", ROUTED_NAME) == [] and labelled("network", ROUTED_NAME) == []
+    assert routes() == before
+
+
+def host_routes_of(host):
+    """The host's IPv4 routes but the management network's (mgmt0: SSH only, no path)."""
+    return [(r["dst"], r.get("gateway"), r["dev"]) for r in json.loads(podman_exec(host, "ip", "-j", "-4", "route").stdout)
+            if r["dev"] != "mgmt0"]
+
+
+def test_routed_client_and_server_have_one_default_route_each(routed_lab):
+    hostvars = routed_lab["all"]["hosts"]
+    assert hostvars["pytest-routed-sh-client"]["lab_gateways"] == {"eth0": "198.18.79.2", "eth1": "198.18.80.3"}
+    assert sorted(host_routes_of("pytest-routed-sh-client")) == [
+        ("198.18.79.0/24", None, "eth0"), ("198.18.80.0/24", None, "eth1"), ("default", "198.18.79.2", "eth0")]
+    assert sorted(host_routes_of("pytest-routed-sh-server")) == [
+        ("198.18.81.0/24", None, "eth0"), ("default", "198.18.81.2", "eth0")]
+    assert ("198.18.80.0/24", "198.18.81.3", "eth1") in host_routes_of("pytest-routed-sh-r1")
+    assert list(routed_lab["all"]["children"]["mptcp_routers"]["hosts"]) == ["pytest-routed-sh-r1", "pytest-routed-sh-r2"]
+
+
+def test_routers_forward_and_hosts_do_not(routed_lab):
+    for host, forwarding in (("pytest-routed-sh-r1", "1"), ("pytest-routed-sh-r2", "1"),
+                             ("pytest-routed-sh-client", "0"), ("pytest-routed-sh-server", "0")):
+        assert podman_exec(host, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == forwarding, host
+
+
+def tx_bytes(host, link):
+    return int(podman_exec(host, "cat", "/sys/class/net/%s/statistics/tx_bytes" % link).stdout)
+
+
+def test_the_server_is_reached_through_r1_and_eth1_needs_source_routing(routed_lab):
+    client, server = "pytest-routed-sh-client", "198.18.81.10"
+    before = tx_bytes("pytest-routed-sh-r1", "eth1")
+    podman_exec(client, "ping", "-c", "3", "-s", "1000", "-W", "2", server)
+    assert tx_bytes("pytest-routed-sh-r1", "eth1") - before >= 3 * 1000
+    # Bound to eth1, with only its connected subnet: nothing reaches the server.
+    assert podman_exec(client, "ping", "-c", "1", "-W", "2", "-I", "eth1", server, check=False).returncode != 0
+    podman_exec(client, "ip", "rule", "add", "from", "198.18.80.20", "table", "102")
+    podman_exec(client, "ip", "route", "add", "default", "via", "198.18.80.3", "dev", "eth1", "table", "102")
+    try:
+        before = tx_bytes("pytest-routed-sh-r2", "eth1")
+        podman_exec(client, "ping", "-c", "3", "-s", "1000", "-W", "2", "-I", "eth1", server)
+        assert tx_bytes("pytest-routed-sh-r2", "eth1") - before >= 3 * 1000
+    finally:
+        podman_exec(client, "ip", "rule", "del", "from", "198.18.80.20", "table", "102")
+
+
+def test_a_router_restart_keeps_forwarding_and_its_static_route(routed_lab):
+    run(["podman", "restart", "-t", "0", "pytest-routed-sh-r1"])
+    lab.wait_for_boot("pytest-routed-sh-r1")
+    assert podman_exec("pytest-routed-sh-r1", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+    assert ("198.18.80.0/24", "198.18.81.3", "eth1") in host_routes_of("pytest-routed-sh-r1")

@@ -24,16 +24,18 @@ from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags i
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
 from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, under_root
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import rp_filter
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import read_snapshot
 
-SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools")
+SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools", "rp_filter")
 # The argument spec mptcp_info and mptcp_facts share.
 GATHER_OPTIONS = dict(
     gather_subset=dict(type="list", elements="str", default=["all"], choices=["all"] + list(SUBSETS)),
     **BACKEND_OPTIONS
 )
 # The fact each subset fills, and its value when it cannot be read.
-EMPTY = {"sysctl": {}, "limits": {}, "endpoints": [], "nm": [], "connections": [], "counters": {}, "tools": {}}
+EMPTY = {"sysctl": {}, "limits": {}, "endpoints": [], "nm": [], "connections": [], "counters": {}, "tools": {},
+         "rp_filter": {}}
 FACT_NAMES = {"nm": "nm_profiles"}
 ENABLED_PATH = under_root(MPTCP_ENABLED)
 
@@ -118,6 +120,15 @@ class Gatherer:
 
     def tools(self):
         return read_tools(self.run, self.which, self.root)
+
+    def rp_filter(self):
+        """Each interface's reverse-path filter as the kernel applies it: a strict one
+        drops subflows whose packets come back on another interface."""
+        directory = under_root(rp_filter.IPV4_CONF_DIR, self.root)
+        with NetnsContext(self.netns):
+            if not os.path.isdir(directory):
+                raise MptcpError("%s does not exist: no IPv4 in this network namespace" % directory)
+            return rp_filter.report(rp_filter.read_values(self.root))
 
     def gather(self, subsets):
         """-> (facts, unavailable): the facts of `subsets` plus `supported`, and for each

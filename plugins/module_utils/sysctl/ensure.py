@@ -15,7 +15,7 @@ import os
 from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import read_text
 from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.file import OwnedFile, check_path
-from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import validate_settings
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import interface_keys, validate_settings
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.plan import (
     apply_plan,
     check_modes,
@@ -42,11 +42,12 @@ def ensure(params, check_mode, host):
 def _ensure_locked(params, check_mode, host):
     state, runtime, persist, path = (params["state"], params["runtime"], params["persist"],
                                      params["path"])
-    snapshot = read_snapshot()
+    asked = interface_keys(params["settings"])
+    snapshot = read_snapshot(interface_keys=asked)
     owned = OwnedFile(path, read_text(path))
     owned.check_ours()
     wanted = validate_settings(params["settings"], state, snapshot,
-                               persisted=owned.mptcp_values())
+                               persisted=owned.managed_values())
     plan = plan_changes(wanted, state, runtime, persist, snapshot, owned)
 
     conflicts = []
@@ -64,7 +65,7 @@ def _ensure_locked(params, check_mode, host):
     runtime_after = plan.runtime_after(snapshot)
     if plan.changed and not check_mode:
         apply_plan(plan, snapshot, host)
-        runtime_after = read_snapshot().normalised()
+        runtime_after = read_snapshot(interface_keys=asked).normalised()
 
     result = dict(changed=plan.changed, runtime=runtime_after, persisted=plan.persisted(),
                   conflicts=conflicts)

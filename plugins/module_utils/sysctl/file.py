@@ -12,8 +12,10 @@ import os
 import re
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import rp_filter
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     PREFIX,
+    full_name,
     parse_found_value,
 )
 
@@ -112,12 +114,19 @@ class OwnedFile:
                 "rewrites its file whole, so they would be lost: give it a file of its own"
                 % (self.path, lineno, line, " and %d more" % (len(self.malformed) - 1) if len(self.malformed) > 1 else ""))
 
-    def mptcp_values(self, entries=None):
-        """{short name: normalised value} of the net.mptcp keys."""
+    def managed_values(self, entries=None):
+        """{short name: normalised value} of the keys the module manages: net.mptcp by
+        short name, the interfaces' rp_filter in full."""
         entries = self.entries if entries is None else entries
-        return dict((key[len(PREFIX):], parse_found_value(key[len(PREFIX):], value))
-                    for key, value in entries.items()
-                    if key.startswith(PREFIX) and not is_glob(key))
+        values = {}
+        for key, value in entries.items():
+            if is_glob(key):
+                continue
+            if key.startswith(PREFIX):
+                values[key[len(PREFIX):]] = parse_found_value(key[len(PREFIX):], value)
+            elif rp_filter.is_rp_filter_key(key):
+                values[key] = parse_found_value(key, value)
+        return values
 
     def entries_after(self, state, wanted):
         """The entries once `wanted` ({short name: value}) is applied: set for present,
@@ -125,9 +134,9 @@ class OwnedFile:
         entries = dict(self.entries)
         for short, value in wanted.items():
             if state == "present":
-                entries[PREFIX + short] = str(value)
+                entries[full_name(short)] = str(value)
             else:
-                entries.pop(PREFIX + short, None)
+                entries.pop(full_name(short), None)
         return entries
 
 

@@ -5,7 +5,10 @@
 
 Every rule here was checked by writing to /proc/sys/net/mptcp in a network namespace of a
 6.18 kernel. Validation is pure: it is given what the running kernel has (a RuntimeSnapshot
-from sysctl/runtime.py) and touches nothing."""
+from sysctl/runtime.py) and touches nothing.
+
+A key is named by its short name (enabled) for net.mptcp, and in full for the per-interface
+rp_filter keys (sysctl/rp_filter.py), which are the only other keys taken."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,6 +18,7 @@ import difflib
 import re
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import rp_filter
 
 PREFIX = "net.mptcp."
 
@@ -33,13 +37,14 @@ class Rule:
     """What one key takes. kind: bool (0/1), int (min..max) or choice (a word listed in
     the read-only key `choices_key`)."""
 
-    def __init__(self, kind, since, minimum=0, maximum=None, choices_key=None, unit=None):
+    def __init__(self, kind, since, minimum=0, maximum=None, choices_key=None, unit=None, meaning=None):
         self.kind = kind
         self.since = since
         self.minimum = minimum
         self.maximum = maximum
         self.choices_key = choices_key
         self.unit = unit
+        self.meaning = meaning
 
 
 RULES = {
@@ -55,6 +60,7 @@ RULES = {
     "syn_retrans_before_tcp_fallback": Rule("int", "6.14", maximum=255),
     "path_manager": Rule("choice", "6.15", choices_key="available_path_managers"),
 }
+RP_FILTER_RULE = Rule("int", "2.6", maximum=rp_filter.LOOSE, meaning="0 (off), 1 (strict) or 2 (loose)")
 READ_ONLY = ("available_schedulers", "available_path_managers")
 # pm_type is the old spelling of path_manager: the kernel keeps the two in step.
 PM_TYPE_PATH_MANAGER = {0: "kernel", 1: "userspace"}
@@ -64,22 +70,46 @@ _WORD = re.compile(r"^[A-Za-z0-9_.-]+$")
 _DECIMAL = re.compile(r"^[0-9]+$")
 
 
+def rule_of(short):
+    """The rule of a key, or None for a net.mptcp key newer than this module."""
+    return RP_FILTER_RULE if rp_filter.is_rp_filter_key(short) else RULES.get(short)
+
+
 def short_name(name):
-    """`enabled`, `net.mptcp.enabled` or `net/mptcp/enabled` -> `enabled`."""
+    """`enabled`, `net.mptcp.enabled` or `net/mptcp/enabled` -> `enabled`;
+    an interface's rp_filter -> its key in full (rp_filter.key_of)."""
     if not isinstance(name, str):
         raise ValidationError("setting name %r is not a string" % (name,))
+    interface_key = rp_filter.parse_key(name)
+    if interface_key is not None:
+        return interface_key
     text = name.strip().replace("/", ".")
     if text.startswith(PREFIX):
         text = text[len(PREFIX):]
     if not _NAME.match(text):
         raise ValidationError(
             "setting name %r is not a net.mptcp key: give the name as under "
-            "/proc/sys/net/mptcp/ (like enabled) or in full (like net.mptcp.enabled)" % (name,))
+            "/proc/sys/net/mptcp/ (like enabled) or in full (like net.mptcp.enabled); "
+            "the only other keys taken are net.ipv4.conf.INTERFACE.rp_filter" % (name,))
     return text
 
 
+def interface_keys(settings):
+    """The rp_filter keys among the names of `settings` (what the runtime snapshot must
+    read besides net.mptcp); a name that is no key at all is left to validate_settings."""
+    keys = []
+    for name in settings if isinstance(settings, dict) else ():
+        try:
+            key = rp_filter.parse_key(name) if isinstance(name, str) else None
+        except ValidationError:
+            key = None
+        if key is not None and key not in keys:
+            keys.append(key)
+    return keys
+
+
 def full_name(short):
-    return PREFIX + short
+    return short if rp_filter.is_rp_filter_key(short) else PREFIX + short
 
 
 def parse_kernel_int(text):
@@ -106,7 +136,7 @@ def parse_found_value(short, text):
     """A value read from /proc or from a sysctl file, normalised like the user's input so
     the two compare; what does not parse stays a stripped string (and so differs)."""
     text = text.strip()
-    rule = RULES.get(short)
+    rule = rule_of(short)
     if rule is not None and rule.kind == "choice":
         return text
     number = parse_kernel_int(text)
@@ -114,6 +144,8 @@ def parse_found_value(short, text):
 
 
 def _describe_rule(short, rule, kernel):
+    if rule.meaning:
+        return rule.meaning
     if rule.kind == "bool":
         return "0 or 1 (true/false, yes/no and on/off are taken too)"
     if rule.kind == "choice":
@@ -143,7 +175,7 @@ def _as_int(value):
 def normalise_value(short, value, kernel):
     """The user's value for key `short`, normalised (ints as ints, words stripped), or a
     ValidationError naming the value and the rule it breaks."""
-    rule = RULES.get(short)
+    rule = rule_of(short)
     name = full_name(short)
     if value is None:
         raise ValidationError("%s needs a value" % name)
@@ -187,6 +219,11 @@ def _normalise_unknown(short, value, kernel):
 
 
 def _unknown_key_message(short, kernel):
+    if rp_filter.is_rp_filter_key(short):
+        iface = rp_filter.iface_of(short)
+        return ("%s: there is no interface %s in this network namespace (no /proc/sys/net/ipv4/conf/%s); the "
+                "interfaces are: %s" % (short, iface, iface, ", ".join(
+                    name for name in kernel.interfaces if name not in rp_filter.NOT_INTERFACES) or "none"))
     text = "%s does not exist on this kernel" % full_name(short)
     rule = RULES.get(short)
     if rule is not None:
@@ -195,7 +232,8 @@ def _unknown_key_message(short, kernel):
         close = difflib.get_close_matches(short, kernel.writable(), n=1)
         if close:
             text += " (did you mean %s?)" % close[0]
-    return text + "; its net.mptcp keys are: %s" % ", ".join(kernel.writable())
+    return text + "; its net.mptcp keys are: %s" % ", ".join(
+        key for key in kernel.writable() if not rp_filter.is_rp_filter_key(key))
 
 
 def validate_settings(settings, state, kernel, persisted=()):

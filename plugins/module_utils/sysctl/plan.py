@@ -11,6 +11,7 @@ __metaclass__ = type
 from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import commit, discard, remove, stage
 from ansible_collections.mptcp.linux.plugins.module_utils.differences import DifferenceTracker
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.file import render
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.rp_filter import is_rp_filter_key
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     PM_TYPE_PATH_MANAGER,
@@ -45,7 +46,7 @@ class Plan:
         return bool(self.runtime_changes) or self.file_changed
 
     def persisted(self):
-        return self.owned.mptcp_values(self.file_entries_after)
+        return self.owned.managed_values(self.file_entries_after)
 
     def runtime_after(self, snapshot):
         """The runtime values once the plan is done (what check mode reports)."""
@@ -64,9 +65,12 @@ class Plan:
         """Ansible's diff: the managed keys at runtime, and the owned file's text."""
         result = []
         if runtime:
-            result.append(self.runtime_tracker.diff(
-                before_header="runtime (/proc/sys/net/mptcp)",
-                after_header="runtime (/proc/sys/net/mptcp)"))
+            diff = self.runtime_tracker.diff()
+            header = "runtime (/proc/sys/net/mptcp)"
+            if any(is_rp_filter_key(name) for name in diff["after"]):
+                header = "runtime (/proc/sys/net/mptcp, /proc/sys/net/ipv4/conf)"
+            diff.update(before_header=header, after_header=header)
+            result.append(diff)
         if persist:
             result.append({"before": self.owned.text or "", "after": self.file_text_after or "",
                            "before_header": self.owned.path, "after_header": self.owned.path})
@@ -99,7 +103,7 @@ def plan_changes(wanted, state, runtime, persist, snapshot, owned):
     text_after = owned.text
     if persist:
         entries_after = owned.entries_after(state, wanted)
-        before, after = owned.mptcp_values(), owned.mptcp_values(entries_after)
+        before, after = owned.managed_values(), owned.managed_values(entries_after)
         for short in sorted(wanted):
             file_tracker.add(full_name(short), before.get(short), after.get(short))
         if file_tracker.changed or not entries_after:

@@ -2,7 +2,7 @@
 # Copyright: mptcp.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """net.mptcp.* at runtime: read /proc/sys/net/mptcp of the caller's network namespace and
-write to it, all or nothing.
+write to it, all or nothing; the same for the interfaces' rp_filter keys asked for.
 
 `root` is the filesystem root (a tmp_path in unit tests)."""
 
@@ -16,6 +16,7 @@ import stat
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_SYSCTL_DIR, under_root
+from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import rp_filter
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.keys import (
     full_name,
     parse_found_value,
@@ -29,11 +30,14 @@ def proc_dir(root="/"):
 
 class RuntimeSnapshot:
     """What /proc/sys/net/mptcp held when read: values (short name -> stripped text) and
-    which keys are writable by their mode (the available_* lists are not)."""
+    which keys are writable by their mode (the available_* lists are not); with them the
+    rp_filter keys asked for (in full) that exist, and the entries of net.ipv4.conf
+    (`interfaces`, for the message about one that does not)."""
 
-    def __init__(self, values, writable):
+    def __init__(self, values, writable, interfaces=()):
         self.values = values
         self._writable = writable
+        self.interfaces = list(interfaces)
 
     def writable(self):
         return sorted(self._writable)
@@ -48,7 +52,8 @@ class RuntimeSnapshot:
                     for name in names if name in self.values)
 
 
-def read_snapshot(root="/"):
+def read_snapshot(root="/", interface_keys=()):
+    """interface_keys: rp_filter keys (rp_filter.key_of) to read too, where they exist."""
     directory = proc_dir(root)
     if not os.path.isdir(directory):
         raise MptcpError(
@@ -66,11 +71,25 @@ def read_snapshot(root="/"):
             raise MptcpError("cannot read %s: %s" % (path, error))
         if stat.S_ISREG(mode) and mode & stat.S_IWUSR:
             writable.append(name)
-    return RuntimeSnapshot(values, writable)
+    interfaces = ()
+    if interface_keys:
+        found = rp_filter.read_values(root)
+        interfaces = sorted(found)
+        for key in interface_keys:
+            if rp_filter.iface_of(key) in found:
+                values[key] = str(found[rp_filter.iface_of(key)])
+                writable.append(key)
+    return RuntimeSnapshot(values, writable, interfaces)
+
+
+def proc_path(short, root="/"):
+    if rp_filter.is_rp_filter_key(short):
+        return rp_filter.proc_path(short, root)
+    return os.path.join(proc_dir(root), short)
 
 
 def _write(root, short, value):
-    path = os.path.join(proc_dir(root), short)
+    path = proc_path(short, root)
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, (render_value(value) + "\n").encode("ascii"))

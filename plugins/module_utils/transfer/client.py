@@ -127,16 +127,17 @@ class _RunState:
         self.failed_at = None
 
 
-def run_client(spec, run=None, clock=time.monotonic):
+def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
     """Connect, send, half-close, read the server's report -> (result, failure message or
-    None). `run(argv) -> (rc, stdout, stderr)` runs `ip` for a failover."""
+    None). `run(argv) -> (rc, stdout, stderr)` runs `ip` for a failover. `diagnose(result)
+    -> dict` says, after an MPTCP transfer, why joins did or did not form (joins)."""
     deadline = _Deadline(spec["timeout"], clock)
     result = {"role": "client", "address": spec["address"], "port": spec["port"], "protocol": spec["protocol"],
               "size": spec["size"], "seed": spec["seed"], "bytes": 0, "digest": None, "seconds": None,
               "mbit_per_s": None, "checksum_matched": False, "server": None, "mptcp": False,
               "negotiated_by": None, "fallback": False, "fallback_reason": None, "token": None,
               "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "counters": {}, "events": [], "failover": None,
-              "warnings": []}
+              "joins": None, "warnings": []}
     listener = EventListener() if spec["events"] else None
     if listener is not None and not listener.start():
         result["warnings"].append(listener.warning)
@@ -171,6 +172,8 @@ def run_client(spec, run=None, clock=time.monotonic):
                 listener.wait_for(lambda event: event["type"] == "closed" and event.get("token") == token, LINGER)
             events = listener.stop()
             result["events"] = events_of(events, [token] if token else [])
+        if diagnose is not None and result["mptcp"]:
+            result["joins"] = diagnose(result)
     return result, message
 
 

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.client import run_client, run_probe
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.join_diagnosis import host_diagnosis
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.options import validate
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.server import run_server
 
@@ -24,7 +25,7 @@ def ensure(params, check_mode, host):
     elif spec["role"] == "probe":
         result, failure = run_probe(spec)
     else:
-        result, failure = run_client(spec, run=host.run_bytes)
+        result, failure = run_client(spec, run=host.run_bytes, diagnose=host_diagnosis(host))
     if failure:
         raise MptcpError(failure, changed=False, **result)
     return dict(changed=False, **result)

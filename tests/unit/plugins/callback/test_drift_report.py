@@ -171,3 +171,21 @@ def test_the_callback_needs_only_the_public_names(tmp_path):
     assert dict((name, host["status"]) for name, host in hosts.items()) == {
         "h1": "drifted", "h2": "failed", "h3": "unreachable"}
     assert hosts["h1"]["differences"][0]["changes"] == ["subflows: 3 -> 2"]
+
+
+
+def test_routes_and_rp_filter_read_like_the_other_parts():
+    """A source route that went (a rule removed by hand) is named by its values, and the
+    rp_filter of an interface reads as a sysctl key."""
+    routing = {"before": {"routes": [{"address": "198.18.2.2", "gateway": "198.18.2.1", "dev": "eth1", "table": 1000,
+                                      "priority": 1000, "profile": None}]},
+               "after": {"routes": []}}
+    assert describe_diff(routing) == ["routes: - address=198.18.2.2 dev=eth1 gateway=198.18.2.1 priority=1000 table=1000"]
+    rp_filter = [{"before_header": "runtime (/proc/sys/net/mptcp, /proc/sys/net/ipv4/conf)",
+                  "after_header": "runtime (/proc/sys/net/mptcp, /proc/sys/net/ipv4/conf)",
+                  "before": {"net.ipv4.conf.eth1.rp_filter": 1, "net.mptcp.enabled": 1},
+                  "after": {"net.ipv4.conf.eth1.rp_filter": 2, "net.mptcp.enabled": 1}},
+                 {"before_header": "/etc/sysctl.d/90-mptcp.conf", "after_header": "/etc/sysctl.d/90-mptcp.conf",
+                  "before": "# h\nnet.mptcp.enabled = 1\n", "after": "# h\nnet.ipv4.conf.eth1.rp_filter = 2\nnet.mptcp.enabled = 1\n"}]
+    assert describe_diff(rp_filter) == ["net.ipv4.conf.eth1.rp_filter: 1 -> 2",
+                                        "/etc/sysctl.d/90-mptcp.conf: +net.ipv4.conf.eth1.rp_filter = 2"]

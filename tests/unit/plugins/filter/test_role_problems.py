@@ -62,3 +62,30 @@ def test_templated_numbers_are_taken_as_the_modules_take_them():
     assert role_problems(variables) == []
     assert "subflows" in " ".join(role_problems({"mptcp_limits": {"subflows": "two"}}))
     assert "9" in " ".join(role_problems({"mptcp_limits": {"subflows": "9"}}))
+
+
+
+# --- source routing: an endpoint's gateway, with the routing module's rules (issue 18) -------
+
+@pytest.mark.parametrize("endpoint, fragments", [
+    ({"address": "198.18.2.2", "gateway": "198.18.2.1"}, ["mptcp_endpoints[1] (198.18.2.2): ", "dev"]),
+    ({"address": "198.18.2.2", "dev": "eth1", "gateway": "2001:db8::1"}, ["mptcp_endpoints[1] (198.18.2.2): ", "2001:db8::1"]),
+    ({"address": "2001:db8:2::2", "dev": "eth1", "gateway": "198.18.2.1"}, ["mptcp_endpoints[1] (2001:db8:2::2): ", "198.18.2.1"]),
+    ({"address": "198.18.2.2", "dev": "eth1", "gateway": "198.18.2.300"}, ["mptcp_endpoints[1] (198.18.2.2): ", "198.18.2.300"]),
+    ({"address": "198.18.2.2", "dev": "eth1", "table": 102}, ["mptcp_endpoints[1] (198.18.2.2): table set without gateway"]),
+    ({"address": "198.18.2.2", "dev": "eth1", "priority": 1102, "table": 102},
+     ["mptcp_endpoints[1] (198.18.2.2): table and priority set without gateway"]),
+])
+def test_a_gateway_the_routing_module_would_refuse_stops_the_role(endpoint, fragments):
+    variables = {"mptcp_endpoints": [{"address": "198.18.1.2", "dev": "eth0"}, endpoint]}
+    problems = role_problems(variables)
+    assert len(problems) == 1, problems
+    for fragment in fragments:
+        assert fragment in problems[0], problems
+
+
+def test_good_gateways_have_no_problem_and_templated_tables_are_numbers():
+    variables = {"mptcp_endpoints": [
+        {"address": "198.18.2.2", "dev": "eth1", "gateway": "198.18.2.1", "flags": ["subflow"]},
+        {"address": "2001:db8:2::2", "dev": "eth1", "gateway": "fe80::1", "table": "1102", "priority": "1102"}]}
+    assert role_problems(variables) == []

@@ -63,3 +63,22 @@ def test_table_has_a_row_per_pair():
     header, row = table.split("\n")
     assert header.split()[:3] == ["pair", "MPTCP", "subflows"]
     assert row.split()[:8] == ["cli", "->", "srv", "yes", "2", "47.0", "90.0", "1.91"]
+
+
+NO_ROUTE = "no route from 198.18.74.20 via eth1 to 198.18.75.10: give this endpoint its gateway"
+
+
+def test_the_join_diagnosis_explains_missing_subflows():
+    joins = {"counters": {"MPJoinSynTx": 1, "MPJoinSynAckRx": 0}, "problems": [NO_ROUTE]}
+    report = verify_report(hostvars(mptcp=transfer(subflows=1, joins=joins)), ["cli"], ["srv"], {"subflows": 2})
+    assert report["problems"] == ["cli -> srv: 1 subflows, 2 expected", "cli -> srv: " + NO_ROUTE]
+    assert report["pairs"][0]["diagnosis"] == [NO_ROUTE]
+    assert verify_table(report).split("\n")[2] == "cli -> srv: " + NO_ROUTE
+
+
+def test_the_diagnosis_stays_out_while_the_subflows_are_there():
+    # A line about another endpoint does not fail a pair that reached its subflows.
+    joins = {"counters": {}, "problems": [NO_ROUTE]}
+    report = verify_report(hostvars(mptcp=transfer(subflows=2, joins=joins)), ["cli"], ["srv"], {"subflows": 2})
+    assert report["problems"] == [] and report["pairs"][0]["diagnosis"] == []
+    assert len(verify_table(report).split("\n")) == 2

@@ -102,7 +102,7 @@ def test_a_degraded_host_gets_empty_parts_and_reasons_never_an_error(monkeypatch
     assert host.calls == []
     assert facts == {"supported": False, "sysctl": {}, "limits": {}, "endpoints": [], "nm_profiles": [],
                      "connections": [], "counters": {},
-                     "tools": {"iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None}}
+                     "tools": {"iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None}, "rp_filter": {}}
     assert unavailable == {
         "supported": "this kernel has no MPTCP (no %s)" % (tmp_path / "enabled"),
         "sysctl": "/proc/sys/net/mptcp does not exist: this kernel has no MPTCP",
@@ -110,6 +110,7 @@ def test_a_degraded_host_gets_empty_parts_and_reasons_never_an_error(monkeypatch
         "endpoints": "the ip command (iproute2) was not found and pyroute2 is not usable (pyroute2 cannot be imported)",
         "nm_profiles": "nmcli not found: NetworkManager is not installed",
         "connections": "ss not found (it comes with iproute2)",
+        "rp_filter": "%s does not exist: no IPv4 in this network namespace" % (tmp_path / "proc/sys/net/ipv4/conf"),
     }
 
 

@@ -82,10 +82,12 @@ def test_a_file_with_lines_that_are_not_settings_is_not_taken_over():
         "the module rewrites its file whole, so they would be lost: give it a file of its own")
 
 
-def test_the_owned_files_mptcp_values_are_normalised_and_exclude_other_keys_and_globs():
+def test_the_owned_files_managed_values_are_normalised_and_exclude_other_keys_and_globs():
     owned = OwnedFile("/x.conf", "net.mptcp.enabled = 01\nnet.mptcp.scheduler = default \n"
-                                 "net.ipv4.ip_forward = 1\nnet.mptcp.* = 0\n")
-    assert owned.mptcp_values() == {"enabled": 1, "scheduler": "default"}
+                                 "net.ipv4.ip_forward = 1\nnet.mptcp.* = 0\nnet.ipv4.conf.*.rp_filter = 2\n"
+                                 "net.ipv4.conf.eth1.rp_filter = 2\nnet/ipv4/conf/eth0.100/rp_filter = 0\n")
+    assert owned.managed_values() == {"enabled": 1, "scheduler": "default", "net.ipv4.conf.eth1.rp_filter": 2,
+                                      "net.ipv4.conf.eth0/100.rp_filter": 0}
 
 
 @pytest.mark.parametrize("text, state, wanted, expected", [
