@@ -109,7 +109,12 @@ def ansible(lab, host, module, args, *extra):
 
 
 def result_of(proc, host):
-    out, err = proc.communicate(timeout=RUN_BOUND)
+    try:
+        out, err = proc.communicate(timeout=RUN_BOUND)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError("the run did not end in %d s (ServerAlive off?):\n%s\n%s" % (RUN_BOUND, out, err))
     try:
         return json.loads(out)["plays"][0]["tasks"][0]["hosts"][host]
     except (ValueError, KeyError, IndexError):
