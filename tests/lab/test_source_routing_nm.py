@@ -101,8 +101,8 @@ def routed_lab(own_lab):
                      "ipv6.addresses", ipv6_of(own_lab, host) + "/64")
         own_lab.exec(host, "nmcli", "connection", "up", "lab-eth1")
     for host in sorted(own_lab.hosts):
-        assert wait_until(lambda: ipv6_of(own_lab, host) in own_lab.exec(host, "ip", "-6", "address", "show", "dev",
-                                                                           "eth1").stdout), host
+        assert wait_until(lambda: ipv6_of(own_lab, host) in own_lab.exec(
+            host, "ip", "-6", "address", "show", "dev", "eth1").stdout), host
     return own_lab
 
 

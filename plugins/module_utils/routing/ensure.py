@@ -93,8 +93,8 @@ def choose_vias(request, host):
     client = NmRouting(host.run, nmcli) if nmcli else None
     running = client is not None and client.running()
     if request.via == "networkmanager" and not running:
-        raise MptcpError("via=networkmanager: %s" % ("NetworkManager is not running" if nmcli
-                                                      else "nmcli (NetworkManager's client) was not found"))
+        why = "NetworkManager is not running" if nmcli else "nmcli (NetworkManager's client) was not found"
+        raise MptcpError("via=networkmanager: %s" % why)
     active = client.active_profiles() if running else {}
     vias = {}
     for index, entry in enumerate(request.entries):
