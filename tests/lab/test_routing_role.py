@@ -84,8 +84,13 @@ def rules_from(lab, host, address):
 
 
 def default_routes(lab, host, table):
-    return [route for route in json.loads(lab.exec(host, "ip", "-j", "route", "show", "table", str(table)).stdout or "[]")
-            if route.get("dst") == "default"]
+    """The default routes of a table; none where the kernel has no such table (IPv4 says
+    "FIB table does not exist" for one never filled, as after a reboot without the unit)."""
+    shown = lab.exec(host, "ip", "-j", "route", "show", "table", str(table), check=False)
+    if shown.returncode != 0:
+        assert "FIB table does not exist" in shown.stderr, shown.stderr
+        return []
+    return [route for route in json.loads(shown.stdout or "[]") if route.get("dst") == "default"]
 
 
 def rp_filter(lab, host, iface):
