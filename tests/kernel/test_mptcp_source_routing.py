@@ -335,3 +335,18 @@ def test_a_step_refused_midway_undoes_the_steps_before_it(host):
     # eth2 and its own routes went with the link; everything else is as it was.
     assert without_eth2(rules_and_routes(host)) == without_eth2(before)
     assert our_rules(host) == []
+
+
+def test_the_examples_run_as_written(netns, examples_runner):
+    """The module's EXAMPLES, in a namespace whose eth1 has their addresses, with a
+    gateway-less default route: they end with the address's rule and routes removed."""
+    netns.add_interface("eth0", "192.0.2.10/24")
+    netns.add_interface("eth1", "198.51.100.20/24")
+    netns.ip("address", "add", "2001:db8:2::20/64", "dev", "eth1", "nodad")
+    netns.ip("route", "add", "default", "via", "192.0.2.1", "dev", "eth0")
+    run = examples_runner("mptcp_source_routing", substitutions=[("netns: blue", "netns: " + netns.name)],
+                          inside_netns=netns.name)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "failed=0" in run.stdout
+    assert our_rules(netns, 4) == [] and table(netns, 1100) == [] and table(netns, 1000) == []
+    assert our_rules(netns, 6) == [(1106, "2001:db8:2::20", "1106")]
