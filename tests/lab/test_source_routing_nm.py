@@ -152,7 +152,6 @@ def test_absent_takes_them_out_of_the_profile_and_the_kernel(routed_lab):
     assert all(result["changed"] is False for result in again.values()), again
 
 
-
 # nmcli whose first `device reapply` fails as NetworkManager's own refusal does (the real
 # nmcli does everything else, and the reapply of the rollback).
 FAILING_REAPPLY = """#!/bin/sh
