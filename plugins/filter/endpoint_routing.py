@@ -62,14 +62,17 @@ def endpoint_devices(endpoints):
 
 def rp_filter_settings(report, endpoints):
     """{net.ipv4.conf.DEV.rp_filter: 2} for each interface that carries an endpoint where
-    the kernel filters strictly (effective 1), and where the interface is loose already
-    (2), so that the key stays in the role's file and a second run finds nothing to do
-    (after the first, all=1 with DEV=2 is effective 2). An interface the report lacks (not
-    on the host) is left to the path manager's error."""
+    the kernel filters strictly (effective 1), and where DEV's own 2 is what keeps it loose
+    (all=1), so that the key stays in the role's file, comes back at boot, and a second run
+    finds nothing to do (after the first, all=1 with DEV=2 is effective 2). Where all is 0
+    or 2 and DEV is 2 already (systemd's default on Debian, every interface 2), nothing
+    depends on the role: the host is left as it is. An interface the report lacks (not on
+    the host) is left to the path manager's error."""
     settings = {}
     for dev in endpoint_devices(endpoints):
         entry = (report or {}).get(dev)
-        if entry and (entry["effective"] == rp_filter.STRICT or entry["dev"] == rp_filter.LOOSE):
+        if entry and (entry["effective"] == rp_filter.STRICT
+                      or (entry["all"] == rp_filter.STRICT and entry["dev"] == rp_filter.LOOSE)):
             settings[rp_filter.key_of(dev)] = rp_filter.LOOSE
     return settings
 

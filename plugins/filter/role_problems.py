@@ -93,8 +93,7 @@ def _routes(endpoints):
 
 def _without_index(exc):
     """The routing module's message about routes[0], said of the endpoint instead."""
-    text = "%s" % exc
-    return text[len("routes[0]."):] if text.startswith("routes[0].") else text
+    return ("%s" % exc).replace("routes[0].", "")
 
 
 def _nm_profiles(profiles, facts, host):

@@ -95,7 +95,7 @@ def our_rules(ns, family=4):
 @pytest.fixture
 def routed(make_netns):
     """client, router_a, router_b, server as described at the top; returns a dict of Netns."""
-    client, router_a, router_b, server = (make_netns() for _ in range(4))
+    client, router_a, router_b, server = (make_netns() for _index in range(4))
     client.link_to(router_a, "eth0", "a0", "198.18.64.2/24", "198.18.64.1/24")
     client.link_to(router_b, "eth1", "b0", CLIENT_ETH1 + "/24", ROUTER_B + "/24")
     server.ip("link", "add", "br0", "type", "bridge")
@@ -314,6 +314,12 @@ class Host:
         raise AssertionError(message)
 
 
+def without_eth2(state):
+    """A state less what names eth2 or its subnet (gone with the link)."""
+    return dict((key, [item for item in value if "eth2" not in json.dumps(item) and "198.18.63" not in json.dumps(item)])
+                for key, value in state.items())
+
+
 def test_a_step_refused_midway_undoes_the_steps_before_it(host):
     before = rules_and_routes(host)
     params = {"netns": host.name, "state": "present", "via": "kernel", "table_range": [1000, 1999],
@@ -326,10 +332,21 @@ def test_a_step_refused_midway_undoes_the_steps_before_it(host):
     message = str(error.value)
     assert "adding route '198.18.63.0/24 dev eth2' to table 1001 failed" in message
     assert "The 3 step(s) already done were undone" in message
-    after = rules_and_routes(host)
     # eth2 and its own routes went with the link; everything else is as it was.
-    def without_eth2(state):
-        return dict((key, [item for item in value if "eth2" not in json.dumps(item) and "198.18.63" not in json.dumps(item)])
-                    for key, value in state.items())
-    assert without_eth2(after) == without_eth2(before)
+    assert without_eth2(rules_and_routes(host)) == without_eth2(before)
     assert our_rules(host) == []
+
+
+def test_the_examples_run_as_written(netns, examples_runner):
+    """The module's EXAMPLES, in a namespace whose eth1 has their addresses, with a
+    gateway-less default route: they end with the address's rule and routes removed."""
+    netns.add_interface("eth0", "192.0.2.10/24")
+    netns.add_interface("eth1", "198.51.100.20/24")
+    netns.ip("address", "add", "2001:db8:2::20/64", "dev", "eth1", "nodad")
+    netns.ip("route", "add", "default", "via", "192.0.2.1", "dev", "eth0")
+    run = examples_runner("mptcp_source_routing", substitutions=[("netns: blue", "netns: " + netns.name)],
+                          inside_netns=netns.name)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "failed=0" in run.stdout
+    assert our_rules(netns, 4) == [] and table(netns, 1100) == [] and table(netns, 1000) == []
+    assert our_rules(netns, 6) == [(1106, "2001:db8:2::20", "1106")]

@@ -101,8 +101,8 @@ def routed_lab(own_lab):
                      "ipv6.addresses", ipv6_of(own_lab, host) + "/64")
         own_lab.exec(host, "nmcli", "connection", "up", "lab-eth1")
     for host in sorted(own_lab.hosts):
-        assert wait_until(lambda: ipv6_of(own_lab, host) in own_lab.exec(host, "ip", "-6", "address", "show", "dev",
-                                                                           "eth1").stdout), host
+        assert wait_until(lambda: ipv6_of(own_lab, host) in own_lab.exec(
+            host, "ip", "-6", "address", "show", "dev", "eth1").stdout), host
     return own_lab
 
 
@@ -150,3 +150,35 @@ def test_absent_takes_them_out_of_the_profile_and_the_kernel(routed_lab):
         assert kernel(lab, host) == ([], [])
     again = run_on_each(lab, lambda host: {"routes": routes_of(lab, host), "state": "absent"})
     assert all(result["changed"] is False for result in again.values()), again
+
+
+# nmcli whose first `device reapply` fails as NetworkManager's own refusal does (the real
+# nmcli does everything else, and the reapply of the rollback).
+FAILING_REAPPLY = """#!/bin/sh
+if [ "$1 $2" = "device reapply" ] && [ ! -e /run/h1-reapply-failed ]; then
+    touch /run/h1-reapply-failed
+    echo "Error: Reapplying connection to device '$3' (eth1) failed: Can't reapply changes (a test stand-in)" >&2
+    exit 1
+fi
+exec /usr/bin/nmcli "$@"
+"""
+
+
+def test_a_failed_reapply_sets_the_profile_back(routed_lab):
+    """The profile is saved, then NetworkManager refuses the reapply: the module writes the
+    profile back as it was (and reapplies that), so nothing of the run is left."""
+    lab = routed_lab
+    before = dict((host, (profile(lab, host), kernel(lab, host))) for host in sorted(lab.hosts))
+    for host in sorted(lab.hosts):
+        lab.exec(host, "python3", "-c", "import os, sys; open(sys.argv[1], 'w').write(sys.argv[2]); os.chmod(sys.argv[1], 0o755)",
+                 "/usr/local/bin/nmcli", FAILING_REAPPLY)
+    try:
+        results = run_on_each(lab, lambda host: {"routes": routes_of(lab, host), "via": "networkmanager"})
+    finally:
+        for host in sorted(lab.hosts):
+            lab.exec(host, "rm", "-f", "/usr/local/bin/nmcli", "/run/h1-reapply-failed")
+    for host, result in results.items():
+        assert result.get("failed") is True, result
+        assert "reapplying the profile of eth1 failed" in result["msg"] and "a test stand-in" in result["msg"]
+        assert "Profile lab-eth1 was set back as it was and reapplied." in result["msg"]
+        assert (profile(lab, host), kernel(lab, host)) == before[host]

@@ -93,8 +93,8 @@ def choose_vias(request, host):
     client = NmRouting(host.run, nmcli) if nmcli else None
     running = client is not None and client.running()
     if request.via == "networkmanager" and not running:
-        raise MptcpError("via=networkmanager: %s" % ("NetworkManager is not running" if nmcli
-                                                      else "nmcli (NetworkManager's client) was not found"))
+        why = "NetworkManager is not running" if nmcli else "nmcli (NetworkManager's client) was not found"
+        raise MptcpError("via=networkmanager: %s" % why)
     active = client.active_profiles() if running else {}
     vias = {}
     for index, entry in enumerate(request.entries):
@@ -236,8 +236,10 @@ class Run:
                 raise MptcpError("after applying, the kernel shows otherwise: %s" % "; ".join(problems))
             return after
         except MptcpError as error:
-            raise MptcpError("%s%s. %s" % (("%s" % error).rstrip("."), self._restore_profiles(),
-                                           undone_summary(self.done, undo_actions(self.backend, self.done))))
+            notes = self._restore_profiles()
+            if self.done or not notes:
+                notes.append(undone_summary(self.done, undo_actions(self.backend, self.done)))
+            raise MptcpError("%s. %s" % (("%s" % error).rstrip("."), " ".join(notes)))
 
     def _wait_for(self, actions, through_nm):
         deadline = time.monotonic() + (VERIFY_TIMEOUT if through_nm else 0)
@@ -248,15 +250,16 @@ class Run:
             time.sleep(VERIFY_INTERVAL)
 
     def _restore_profiles(self):
-        note = []
+        """Write the profiles written back as they were and reapply them; one sentence each."""
+        notes = []
         for profile, written in reversed(self.written):
             try:
                 self.client.write_profile(profile, profile.values, current=written)
                 self.client.reapply(profile.dev)
-                note.append("profile %s set back" % profile.name)
+                notes.append("Profile %s was set back as it was and reapplied." % profile.name)
             except MptcpError as error:
-                note.append("profile %s could NOT be set back (%s)" % (profile.name, error))
-        return "; " + "; ".join(note) if note else ""
+                notes.append("PROFILE %s COULD NOT BE SET BACK: %s." % (profile.name, ("%s" % error).rstrip(".")))
+        return notes
 
 
 def ensure_source_routing(params, check_mode, host):

@@ -244,6 +244,20 @@ def _plan_entry(plan, host, entry, table_range, priority_range):
             plan.add("delete_rule", old, "delete IPv%d rule '%s' (replaced by '%s')"
                      % (family, rule_text(old), rule_text(rule)), entry["address"])
             plan.tables.add((family, old["table"]))
+            _empty_old_table(plan, entry, old["table"])
+
+
+def _empty_old_table(plan, entry, table):
+    """The routes of ours in a table the address no longer uses (its rule moved to another
+    table), once no rule looks that table up: left there, they would hold it for nothing."""
+    family = entry["family"]
+    if table == entry["table"] or any(rule["table"] == table for rule in plan.after.all_rules()):
+        return
+    for route in sorted(plan.before.routes[family], key=lambda route: route["dst"] != "default"):
+        if route["table"] == table and is_our_kind(route, entry):
+            plan.add("delete_route", route, "delete route '%s' from IPv%d table %d (no longer used)"
+                     % (route_text(route), family, table), entry["address"],
+                     src=entry["address"] if not route["gateway"] else None)
 
 
 def _absent_routes(host, entry, table):

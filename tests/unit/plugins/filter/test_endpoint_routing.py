@@ -46,8 +46,11 @@ def report(all_value, **devices):
     (report(1, eth0=0, eth1=1), {"net.ipv4.conf.eth0.rp_filter": 2, "net.ipv4.conf.eth1.rp_filter": 2}),
     # After the first run: all=1, DEV=2 is loose and stays in the file (second run: no change).
     (report(1, eth0=2, eth1=2), {"net.ipv4.conf.eth0.rp_filter": 2, "net.ipv4.conf.eth1.rp_filter": 2}),
-    # Debian's: all=0 (or 2), interfaces 2 from systemd's default: kept in the file as they are.
-    (report(2, eth0=0, eth1=2), {"net.ipv4.conf.eth1.rp_filter": 2}),
+    # Debian's: all=0, interfaces 2 from systemd's default: nothing depends on the role.
+    (report(0, eth0=2, eth1=2), {}),
+    (report(2, eth0=0, eth1=2), {}),
+    # all=1, the interface loose by hand: kept loose, and persisted for the next boot.
+    (report(1, eth0=2, eth1=0), {"net.ipv4.conf.eth0.rp_filter": 2, "net.ipv4.conf.eth1.rp_filter": 2}),
     # Off everywhere: left alone.
     (report(0, eth0=0, eth1=0), {}),
     # An interface not on the host: left to the path manager's error.

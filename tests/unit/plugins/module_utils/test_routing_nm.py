@@ -58,7 +58,8 @@ def test_entries_round_trip():
     assert parse_route("::/0 2001:db8::1 table=7", 6, "eth1")["dst"] == "default"
 
 
-def _plan(values, state="present", entry=ENTRY):
+def _plan(values, state="present", entry=None):
+    entry = entry or ENTRY
     profile = Profile("u", "lab-eth1", "eth1", values)
     return plan_profile(profile, [entry], state, lambda rules, e: our_rules(rules, e, (1000, 1999), (1000, 1999)))
 

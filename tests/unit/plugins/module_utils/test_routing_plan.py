@@ -72,7 +72,15 @@ def test_a_new_table_given_moves_the_rule():
     plan = plan_present(host(rules, routes), [entry(table=1200)], *RANGES)
     assert plan.resolved[0]["priority"] == 1000
     assert ops(plan) == [("replace_route", "198.18.62.0/24", 1200), ("replace_route", "default", 1200),
-                         ("add_rule", "198.18.62.2", 1200), ("delete_rule", "198.18.62.2", 1000)]
+                         ("add_rule", "198.18.62.2", 1200), ("delete_rule", "198.18.62.2", 1000),
+                         ("delete_route", "default", 1000), ("delete_route", "198.18.62.0/24", 1000)]
+
+
+def test_an_old_table_another_rule_still_looks_up_keeps_its_routes():
+    rules, routes = ours()
+    plan = plan_present(host(rules + [make_rule(4, 1500, "198.18.62.2", 1000, "iif eth1")], routes),
+                        [entry(table=1200)], *RANGES)
+    assert [op for op, _what, table in ops(plan) if table == 1000] == ["delete_rule"]
 
 
 @pytest.mark.parametrize("found, wanted, message", [
