@@ -23,7 +23,7 @@ shared = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(shared)
 
 LAB_PREFIX = "h3-route"
-LAB_SUBNETS = ["198.18.90.0/24", "198.18.91.0/24"]
+LAB_SUBNETS = ["198.18.90.0/24", "198.18.91.0/24", "198.18.92.0/24"]
 DRIFT = os.path.join(REPO, "playbooks", "drift.yml")
 UNIT = "/etc/systemd/system/mptcp-pm.service"
 CONF = "/etc/sysctl.d/90-mptcp.conf"

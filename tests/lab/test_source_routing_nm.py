@@ -14,7 +14,7 @@ import time
 import pytest
 
 LAB_PREFIX = "h1-srcroute"
-LAB_SUBNETS = ["198.18.60.0/24", "198.18.61.0/24"]
+LAB_SUBNETS = ["198.18.60.0/24", "198.18.61.0/24", "198.18.59.0/24"]
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location("lab_tool", os.path.join(REPO, "lab", "lab.py"))
 lab_tool = importlib.util.module_from_spec(_spec)
