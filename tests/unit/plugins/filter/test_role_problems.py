@@ -64,8 +64,8 @@ def test_templated_numbers_are_taken_as_the_modules_take_them():
     assert "9" in " ".join(role_problems({"mptcp_limits": {"subflows": "9"}}))
 
 
-
 # --- source routing: an endpoint's gateway, with the routing module's rules (issue 18) -------
+
 
 @pytest.mark.parametrize("endpoint, fragments", [
     ({"address": "198.18.2.2", "gateway": "198.18.2.1"}, ["mptcp_endpoints[1] (198.18.2.2): ", "dev"]),
