@@ -16,7 +16,11 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import Validati
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply import validate_request
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import find_profile
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import MAX_ENDPOINTS, validate_endpoints, validate_limits
-from ansible_collections.mptcp.linux.plugins.module_utils.routing.model import validate_routes
+from ansible_collections.mptcp.linux.plugins.module_utils.routing.model import (
+    validate_priority_range,
+    validate_routes,
+    validate_table_range,
+)
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import check_unit_name, service_unit
 
 
@@ -55,6 +59,20 @@ def _endpoints(endpoints):
         validate_endpoints(endpoints, "present")
     except ValidationError as exc:
         raise ValidationError("mptcp_%s" % exc)
+
+
+def _ranges(variables):
+    """The ranges the routing module picks tables and priorities from, with its rules."""
+    problems = []
+    for name, check in (("mptcp_routing_table_range", validate_table_range),
+                        ("mptcp_routing_priority_range", validate_priority_range)):
+        if variables.get(name) is None:
+            continue
+        try:
+            check(variables[name])
+        except ValidationError as exc:
+            problems.append("%s: %s" % (name, exc))
+    return problems
 
 
 def _routes(endpoints):
@@ -128,14 +146,15 @@ def _services(services):
 
 
 def role_problems(variables, facts=None, host="this host"):
-    """variables: the role's mptcp_limits, mptcp_endpoints, mptcp_nm_profiles and
-    mptcp_mptcpize_services; facts: what mptcp_facts found (its nm_profiles, when read)."""
+    """variables: the role's mptcp_limits, mptcp_endpoints, mptcp_nm_profiles,
+    mptcp_mptcpize_services and the routing ranges; facts: what mptcp_facts found (its nm_profiles, when read)."""
     if not isinstance(variables, dict):
         raise AnsibleFilterError("role_problems expects a dict of the role's variables, got %r" % (variables,))
     problems = []
     _problem(problems, _limits, variables.get("mptcp_limits") or {})
     _problem(problems, _endpoints, variables.get("mptcp_endpoints") or [])
     problems += _routes(variables.get("mptcp_endpoints") or [])
+    problems += _ranges(variables)
     problems += _nm_profiles(variables.get("mptcp_nm_profiles") or [], facts, host)
     problems += _services(variables.get("mptcp_mptcpize_services") or [])
     return problems

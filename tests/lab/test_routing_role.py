@@ -33,6 +33,7 @@ ROUTING_TASK = "Give each endpoint with a gateway its own routing table and rule
 PATH_MANAGER_TASK = "Set the path manager's limits and endpoints"
 SYSTEMD_TASK = "Keep limits and endpoints across reboots, move services onto MPTCP"
 
+
 def gateway_of(lab, host):
     """An on-link address of eth1's network that nobody has (a network's .1 is this
     machine's bridge): the rules and routes are checked, no packet is sent through it."""

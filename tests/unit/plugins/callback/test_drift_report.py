@@ -173,7 +173,6 @@ def test_the_callback_needs_only_the_public_names(tmp_path):
     assert hosts["h1"]["differences"][0]["changes"] == ["subflows: 3 -> 2"]
 
 
-
 def test_routes_and_rp_filter_read_like_the_other_parts():
     """A source route that went (a rule removed by hand) is named by its values, and the
     rp_filter of an interface reads as a sysctl key."""

@@ -64,8 +64,8 @@ def test_templated_numbers_are_taken_as_the_modules_take_them():
     assert "9" in " ".join(role_problems({"mptcp_limits": {"subflows": "9"}}))
 
 
-
 # --- source routing: an endpoint's gateway, with the routing module's rules (issue 18) -------
+
 
 @pytest.mark.parametrize("endpoint, fragments", [
     ({"address": "198.18.2.2", "gateway": "198.18.2.1"}, ["mptcp_endpoints[1] (198.18.2.2): ", "dev"]),
@@ -89,3 +89,14 @@ def test_good_gateways_have_no_problem_and_templated_tables_are_numbers():
         {"address": "198.18.2.2", "dev": "eth1", "gateway": "198.18.2.1", "flags": ["subflow"]},
         {"address": "2001:db8:2::2", "dev": "eth1", "gateway": "fe80::1", "table": "1102", "priority": "1102"}]}
     assert role_problems(variables) == []
+
+
+@pytest.mark.parametrize("variables, problem", [
+    ({"mptcp_routing_table_range": [250, 260]}, "mptcp_routing_table_range: table_range=[250, 260] takes in the kernel's table 253"),
+    ({"mptcp_routing_priority_range": [2000, 1000]}, "mptcp_routing_priority_range: priority_range=[2000, 1000] must be within"),
+    ({"mptcp_routing_table_range": [1000]}, "mptcp_routing_table_range: table_range=[1000] must be a list of two numbers"),
+])
+def test_the_routing_ranges_are_checked_with_the_modules_rules(variables, problem):
+    problems = role_problems(variables)
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
+    assert role_problems({"mptcp_routing_table_range": ["1000", "1999"], "mptcp_routing_priority_range": [1000, 1999]}) == []
