@@ -58,7 +58,7 @@ TAKING_TURNS = ("idem", "drift", "baseline", "floor")
 RUN_LINE = re.compile(r"^<([^>]+)> (?:RUN \[|SSH: EXEC )")
 # A module call: python run on a module file, or (pipelining) on the module sent on stdin
 # (through sudo's quoting, over SSH with become).
-MODULE_RUN = re.compile(r"/python[0-9.]*( \S*/AnsiballZ_\w+\.py)?['\"]* && sleep 0")
+MODULE_RUN = re.compile(r"/python[0-9.]*( \S*/AnsiballZ_\w+\.py)?['\"]*( && sleep 0|$)")
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
