@@ -35,7 +35,7 @@ def tx_bytes(ns, link):
 
 class Routed:
     def __init__(self, make_netns):
-        self.client, self.r1, self.r2, self.server, switch = (make_netns() for _ in range(5))
+        self.client, self.r1, self.r2, self.server, switch = (make_netns() for role in ("client", "r1", "r2", "server", "switch"))
         self.client.link_to(self.r1, "eth0", "a0", "198.18.80.20/24", "198.18.80.2/24")
         self.client.link_to(self.r2, "eth1", "b0", "198.18.81.20/24", "198.18.81.3/24")
         # Net S: a bridge in a namespace of its own, with the server and both routers on it.
