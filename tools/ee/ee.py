@@ -106,7 +106,7 @@ def build_collection():
     """The tarball where the definition looks for it (../ of meta/), as a user's
     `ansible-galaxy collection build` in the checkout leaves it."""
     run_ansible([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(REPO_DIR),
-         str(REPO_DIR)])
+                 str(REPO_DIR)])
     return REPO_DIR / ("mptcp-linux-%s.tar.gz" % collection_version())
 
 
