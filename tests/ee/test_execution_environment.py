@@ -108,8 +108,11 @@ def private_data_dir(ssh_lab, tmp_path_factory):
     (root / "env" / "cmdline").write_text("--become --become-method sudo")
     # AWX: the job template's Extra Environment Variables. The callback writes nothing
     # outside check mode, so it stays enabled for every job.
+    # ansible-runner (and AWX) turn host key checking off unless the job's environment
+    # says otherwise; an ansible.cfg cannot, the variable wins.
     (root / "env" / "envvars").write_text(yaml.safe_dump({
-        "ANSIBLE_CALLBACKS_ENABLED": "mptcp.linux.drift_report", "MPTCP_DRIFT_REPORT_DIR": DRIFT_DIR}))
+        "ANSIBLE_CALLBACKS_ENABLED": "mptcp.linux.drift_report", "MPTCP_DRIFT_REPORT_DIR": DRIFT_DIR,
+        "ANSIBLE_HOST_KEY_CHECKING": "True"}))
     return root
 
 
