@@ -33,13 +33,14 @@ define stage
 endef
 
 .PHONY: help demo test lint sanity unit kernel integration molecule lab lab-down lab-images \
-        deps venv collection clean bench
+        deps venv collection clean bench ee
 
 help:
 	@echo "make demo      lab up, the role applied (site.yml), MPTCP proven on the wire (verify.yml)"
 	@echo "make test      lint, sanity, unit, kernel, integration, molecule (each stage timed)"
 	@echo "make lint | sanity | unit | kernel | integration | molecule | lab | lab-down | lab-images"
 	@echo "make bench     the role against the guides' way on 4, 8 and 16 lab hosts (not in make test)"
+	@echo "make ee        the execution environment built (ansible-builder) and site/verify/drift run from it"
 
 # --- what the targets need ---------------------------------------------------------------
 deps: .tmp/deps.stamp
@@ -109,6 +110,13 @@ molecule: venv collection lab-images
 # Numbers only, and minutes long: not part of make test. A lab of its own, always removed.
 bench: venv collection lab-images
 	$(BIN)/python benchmarks/fleet.py --hosts 4 8 16
+
+# The execution environment: meta/execution-environment.yml built by ansible-builder on a
+# Debian base image made here (tools/ee/ee.py), then site.yml, verify.yml and drift.yml run
+# from it by ansible-runner over SSH, as AWX runs a job. About 2 minutes warm, not in
+# make test (README, "Execution environment"). A lab of its own, always removed.
+ee: venv collection lab-images
+	$(BIN)/pytest -q tests/ee
 
 # --- the lab -----------------------------------------------------------------------------
 lab-images: venv
