@@ -22,8 +22,7 @@ sys.path.insert(0, TOOLS)
 import ee  # noqa: E402 pylint: disable=wrong-import-position
 
 PROJECT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "project")
-# A lab.py with SSH from another checkout can stand in for this one's (MPTCP_EE_LAB_PY).
-LAB_PY = os.environ.get("MPTCP_EE_LAB_PY", os.path.join(REPO, "lab", "lab.py"))
+LAB_PY = os.path.join(REPO, "lab", "lab.py")
 LAB_NAME = "ee-lab"
 LAB_STATE = os.path.join(REPO, ".lab")
 LAB_SUBNETS = ["198.18.130.0/24", "198.18.131.0/24"]
