@@ -659,7 +659,11 @@ def wait_for_ssh(lab, host):
 def ssh_inventory_vars(lab):
     """The inventory's way in: SSH as the lab user on the management address, become root
     with sudo. Pipelining and ControlPersist are in ansible.cfg, as a user's would be."""
-    return {"ansible_user": LAB_USER,
+    # ansible_connection said here, not left to the default: a task delegated to a lab host
+    # from a play with `connection: local` would otherwise take the play's connection and
+    # run on this machine (as root, with become), not on the host it names.
+    return {"ansible_connection": "ssh",
+            "ansible_user": LAB_USER,
             "ansible_become": True,
             "ansible_ssh_private_key_file": str(ssh_key_path(lab)),
             "ansible_ssh_common_args": " ".join(ssh_options(lab)),

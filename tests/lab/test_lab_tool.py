@@ -169,6 +169,32 @@ def test_the_management_network_is_no_path(running_lab, host):
         podman_exec(host, "ip", "-j", "mptcp", "endpoint", "show").stdout)]
 
 
+DELEGATING_PLAY = """- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.command: cat /etc/hostname
+      delegate_to: lab-a
+      register: delegated
+      changed_when: false
+    - ansible.builtin.debug:
+        msg: "ran on {{ delegated.stdout }}"
+"""
+
+
+def test_a_task_delegated_from_a_local_play_runs_on_the_lab_host(running_lab, tmp_path):
+    """The inventory says its connection: a play with `connection: local` (as the molecule
+    scenarios' playbooks are) that delegates a task to a lab host must run it there, not
+    on this machine (molecule/routed/negative.yml took the client's source routing away
+    on this machine, so its negative check passed)."""
+    playbook = tmp_path / "delegate.yml"
+    playbook.write_text(DELEGATING_PLAY)
+    inventory = os.path.join(REPO, ".lab", NAME, "inventory.yml")
+    result = run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inventory, str(playbook)], check=False)
+    assert result.returncode == 0, result.stdout
+    assert "ran on lab-a" in result.stdout, result.stdout
+
+
 def test_net_mptcp_is_writable_in_the_hosts(running_lab):
     """/proc/sys is unmasked (lab.md): the sysctl module and systemd-sysctl need it."""
     podman_exec("lab-a", "sysctl", "-w", "net.mptcp.add_addr_timeout=61")
