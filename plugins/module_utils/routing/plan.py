@@ -249,9 +249,8 @@ def plan_exclusive(plan, host, table_range, priority_range):
             foreign = foreign_routes(host.routes, family, table, rule["src"])
             if foreign:
                 plan.kept_tables.add((family, table))
-                plan.warnings.append("rule '%s' (IPv%d) is left: its table %d also holds '%s', which "
-                                     "mptcp_source_routing does not make" % (rule_text(rule), family, table,
-                                                                            route_text(foreign[0])))
+                plan.warnings.append("rule '%s' (IPv%d) is left: its table %d also holds '%s', which mptcp_source_routing "
+                                     "does not make" % (rule_text(rule), family, table, route_text(foreign[0])))
                 continue
             plan.add("delete_rule", rule, "delete IPv%d rule '%s' (address not listed)" % (family, rule_text(rule)),
                      rule["src"])
