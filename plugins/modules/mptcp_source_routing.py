@@ -40,6 +40,7 @@ options:
   routes:
     description:
       - The addresses to route by their source, one entry each (each address once).
+      - May be empty, with O(exclusive=true) to remove every rule of ours.
     type: list
     elements: dict
     required: true
@@ -83,6 +84,22 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  exclusive:
+    description:
+      - With O(state=present), also remove the rules that are this module's (see the notes)
+        of the addresses B(not) listed, and the routes of the tables they looked up, through
+        the kernel and out of the C(routing-rules) and C(routes) of the active
+        NetworkManager profiles (these unless O(via=kernel) or O(netns)), in the same batch.
+      - A rule is removed only when its table holds nothing but routes this module makes (a
+        default route via a gateway, on-link routes of a subnet of the rule's address). A
+        table that holds anything else - in the kernel or in the profile - is no proof the
+        rule is this module's - the rule and its table are left as they are, with a warning.
+      - Rules of a subnet, with other selectors, or with a table or priority outside
+        O(table_range) and O(priority_range) are never touched.
+      - Not with O(state=absent).
+    type: bool
+    default: false
+    version_added: 1.2.0
   via:
     description:
       - Who holds the rules and routes.
@@ -196,6 +213,21 @@ EXAMPLES = r"""
   check_mode: true
   register: mptcp_routing_drift
 
+- name: Converge - the listed addresses only; the rules of ours of any other address go
+  mptcp.linux.mptcp_source_routing:
+    exclusive: true
+    routes:
+      - address: 198.51.100.20
+        gateway: 198.51.100.1
+        dev: eth1
+        table: 1100
+        priority: 1100
+      - address: 2001:db8:2::20
+        gateway: 2001:db8:2::1
+        dev: eth1
+        table: 1106
+        priority: 1106
+
 - name: Remove the rule and routes of that address
   mptcp.linux.mptcp_source_routing:
     state: absent
@@ -254,6 +286,7 @@ changes:
     - "add route '198.51.100.0/24 dev eth1' to IPv4 table 1000"
     - "add route 'default via 198.51.100.1 dev eth1' to IPv4 table 1000"
     - "add IPv4 rule '1000: from 198.51.100.20 lookup 1000'"
+    - "delete IPv4 rule '1001: from 203.0.113.7 lookup 1001' (address not listed)"
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -275,6 +308,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             routes=dict(type="list", elements="dict", options=ROUTE_OPTIONS, required=True),
+            exclusive=dict(type="bool", default=False),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             via=dict(type="str", choices=list(VIAS), default="auto"),
             table_range=dict(type="list", elements="int", default=list(DEFAULT_TABLE_RANGE)),

@@ -350,3 +350,56 @@ def test_the_examples_run_as_written(netns, examples_runner):
     assert "failed=0" in run.stdout
     assert our_rules(netns, 4) == [] and table(netns, 1100) == [] and table(netns, 1000) == []
     assert our_rules(netns, 6) == [(1106, "2001:db8:2::20", "1106")]
+
+
+def rules_with_prefix(ns):
+    """(priority, src/len, table) of the IPv4 rules that select a source, as the kernel has them."""
+    return [(r["priority"], "%s/%s" % (r["src"], r.get("srclen", 32)), r["table"]) for r in ip_j(ns, "rule", "show")
+            if r["src"] != "all"]
+
+
+def test_exclusive_removes_the_rules_of_ours_of_unlisted_addresses_and_nothing_else(host, module_runner):
+    both = [DUAL[0], {"address": "198.18.63.2", "gateway": "198.18.63.1", "dev": "eth2"}]
+    first = module_runner("mptcp_source_routing", {"netns": host.name, "routes": both})
+    assert [(r["table"], r["priority"]) for r in first["routes"]] == [(1000, 1000), (1001, 1001)], first
+    # Not ours: a subnet's rule inside the ranges, a single address's rule with its
+    # priority outside them, a single address's rule whose table holds a route we never make.
+    host.ip("rule", "add", "from", "198.18.63.0/24", "lookup", "1500", "priority", "1500")
+    host.ip("route", "add", "default", "via", "198.18.63.1", "dev", "eth2", "table", "1500")
+    host.ip("rule", "add", "from", "198.18.63.7", "lookup", "1600", "priority", "900")
+    host.ip("route", "add", "default", "via", "198.18.63.1", "dev", "eth2", "table", "1600")
+    host.ip("rule", "add", "from", "198.18.63.8", "lookup", "1700", "priority", "1700")
+    host.ip("route", "add", "10.0.0.0/8", "via", "198.18.63.1", "dev", "eth2", "table", "1700")
+    args = {"netns": host.name, "routes": [DUAL[0]], "exclusive": True}
+    before = rules_and_routes(host)
+    check = module_runner("mptcp_source_routing", args, check_mode=True)
+    assert rules_and_routes(host) == before
+    assert check["changed"] is True and check["changes"] == [
+        "delete IPv4 rule '1001: from 198.18.63.2 lookup 1001' (address not listed)",
+        "delete route 'default via 198.18.63.1 dev eth2' from IPv4 table 1001 (address not listed)",
+        "delete route '198.18.63.0/24 dev eth2' from IPv4 table 1001 (address not listed)"], check
+    assert check["diff"]["after"]["ipv4 table 1001"] == [] and check["diff"]["before"]["ipv4 table 1001"] != []
+    assert any("1700: from 198.18.63.8 lookup 1700" in warning for warning in check.get("warnings", [])), check
+    real = module_runner("mptcp_source_routing", args)
+    assert real["changes"] == check["changes"] and real["diff"] == check["diff"]
+    # The listed address keeps its rule and table; the unlisted one of ours is gone, table too.
+    assert rules_with_prefix(host) == [(900, "198.18.63.7/32", "1600"), (1000, "198.18.62.2/32", "1000"),
+                                       (1500, "198.18.63.0/24", "1500"), (1700, "198.18.63.8/32", "1700")]
+    assert table(host, 1000) == [("198.18.62.0/24", None, "eth1"), ("default", "198.18.62.1", "eth1")]
+    assert table(host, 1001) == []
+    assert table(host, 1500) == table(host, 1600) == [("default", "198.18.63.1", "eth2")]
+    assert table(host, 1700) == [("10.0.0.0/8", "198.18.63.1", "eth2")]
+    again = module_runner("mptcp_source_routing", args)
+    assert again["changed"] is False and again["changes"] == [], again
+    # Nothing listed: the last rule of ours goes too.
+    empty = module_runner("mptcp_source_routing", dict(args, routes=[]))
+    assert empty["changed"] is True and empty["routes"] == [], empty
+    assert [rule[1] for rule in rules_with_prefix(host)] == ["198.18.63.7/32", "198.18.63.0/24", "198.18.63.8/32"]
+    assert table(host, 1000) == []
+
+
+def test_exclusive_is_refused_with_state_absent(host, module_runner):
+    before = rules_and_routes(host)
+    result = module_runner("mptcp_source_routing", {"netns": host.name, "routes": [], "exclusive": True, "state": "absent"})
+    assert result.get("failed") is True and "exclusive=true is for state=present" in result["msg"], result
+    assert rules_and_routes(host) == before

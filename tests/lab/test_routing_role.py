@@ -273,6 +273,42 @@ def test_leave_warns_of_a_strict_rp_filter_and_changes_it_not(routed, converged)
     assert rp_filter(lab, host, "eth1") == "0" and rp_filter(lab, host, "all") == "1"
 
 
+def executed_tasks(report, host):
+    """The tasks that ran on the host (not skipped): the module calls of the run."""
+    return [task["task"]["name"] for play in report["plays"] for task in play["tasks"]
+            if host in task["hosts"] and not task["hosts"][host].get("skipped")]
+
+
+def test_an_endpoint_that_loses_its_gateway_loses_its_rule_table_profile_entry_and_boot_lines(routed, converged, capsys):
+    lab, _playbook, directory = routed
+    tables = dict((host, routing_results(converged)[host]["routes"][0]["table"]) for host in lab.hosts)
+    assert '"rule"' in cat(lab, kernel_host(lab), UNIT)  # the kernel host's unit sets its rule before
+    for host in lab.hosts:
+        extra = directory / ("no-gateway-%s.json" % host)
+        extra.write_text(json.dumps({"mptcp_endpoints": [{"address": lab.address(host, "eth1"), "dev": "eth1",
+                                                          "flags": ["subflow"]}]}))
+        report = run_role(routed, "--limit", host, "-e", "@%s" % extra)
+        assert failures(report) == [], failures(report)
+        address = lab.address(host, "eth1")
+        assert rules_from(lab, host, address) == []
+        assert default_routes(lab, host, tables[host]) == []
+        unit = cat(lab, host, UNIT)
+        assert '"rule"' not in unit and '"route"' not in unit and address in unit, unit  # the endpoint stays
+        nm = lab.exec(host, "nmcli", "-g", "ipv4.routing-rules,ipv4.routes", "connection", "show", "lab-eth1").stdout
+        assert "from %s" % address not in nm and "table=%d" % tables[host] not in nm, nm
+        calls = executed_tasks(report, host)
+        again = run_role(routed, "--limit", host, "-e", "@%s" % extra)
+        assert failures(again) == [] and changed_tasks(again) == [], changed_tasks(again)
+        with capsys.disabled():
+            print("\n%s without a gateway: %d module calls, the routing task among them: %s"
+                  % (host, len(calls), any(name.endswith(ROUTING_TASK) for name in calls)))
+    # The gateway back, for the tests after this one.
+    report = run_role(routed)
+    assert failures(report) == [], failures(report)
+    for host in lab.hosts:
+        assert len(rules_from(lab, host, lab.address(host, "eth1"))) == 1
+
+
 def test_absent_removes_rules_tables_the_unit_and_the_rp_filter_setting(routed, converged):
     lab, _playbook, _directory = routed
     tables = dict((host, routing_results(converged)[host]["routes"][0]["table"]) for host in lab.hosts)

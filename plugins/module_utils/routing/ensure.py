@@ -26,12 +26,14 @@ from ansible_collections.mptcp.linux.plugins.module_utils.routing.model import (
     validate_routes,
     validate_table_range,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.routing.networkmanager import NmRouting, plan_profile
+from ansible_collections.mptcp.linux.plugins.module_utils.routing.networkmanager import NmRouting, drop_strays, plan_profile
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.plan import (
     FAMILIES,
     HostRouting,
+    is_stray_rule,
     our_rules,
     plan_absent,
+    plan_exclusive,
     plan_present,
     routing_tracker,
 )
@@ -56,6 +58,10 @@ class Request:
         self.table_range = validate_table_range(params["table_range"])
         self.priority_range = validate_priority_range(params["priority_range"])
         self.netns = params.get("netns")
+        self.exclusive = bool(params.get("exclusive"))
+        if self.exclusive and self.state != "present":
+            raise ValidationError("exclusive=true is for state=present (it removes the rules of the addresses "
+                                  "not listed); with state=absent list the addresses to remove")
         if self.netns and self.via == "networkmanager":
             raise ValidationError("via=networkmanager with netns=%s: NetworkManager manages the network "
                                   "namespace it runs in, not a named one; use via=kernel" % self.netns)
@@ -89,6 +95,7 @@ def choose_vias(request, host):
     active profile, else the kernel."""
     if request.via == "kernel" or (request.via == "auto" and request.netns):
         return dict((entry["address"], ("kernel", None)) for entry in request.entries), None
+    # exclusive: the profiles of every device are looked at, for rules of ours to remove.
     nmcli = host.bin_path("nmcli")
     client = NmRouting(host.run, nmcli) if nmcli else None
     running = client is not None and client.running()
@@ -103,7 +110,8 @@ def choose_vias(request, host):
             raise ValidationError("%s=%s has no active NetworkManager profile: activate one, or use via=kernel"
                                   % (_label(index, "dev"), entry["dev"]))
         vias[entry["address"]] = ("networkmanager", profile) if profile else ("kernel", None)
-    return vias, (client if any(via == "networkmanager" for via, _p in vias.values()) else None)
+    needed = any(via == "networkmanager" for via, _p in vias.values()) or (request.exclusive and running)
+    return vias, (client if needed else None)
 
 
 def read_host(backend, profile_rules=()):
@@ -160,8 +168,14 @@ class Run:
                 return self._locked()
 
     def _profiles(self):
-        """{uuid: Profile} of the entries NetworkManager holds."""
+        """{uuid: Profile} of the entries NetworkManager holds; with exclusive, of every
+        active profile (one may hold a rule of an address no longer listed)."""
         profiles = {}
+        if self.request.exclusive and self.client:
+            for dev, (uuid, name) in sorted(self.client.active_profiles().items()):
+                if uuid not in profiles:
+                    profiles[uuid] = self.client.read_profile(uuid, name, dev)
+            return profiles
         for entry in self.request.entries:
             via, profile = self.vias[entry["address"]]
             if via == "networkmanager" and profile[0] not in profiles:
@@ -177,6 +191,9 @@ class Run:
         before = read_host(self.backend, [rule for profile in profiles.values() for rule in profile.rules()])
         planner = plan_present if request.state == "present" else plan_absent
         plan = planner(before, request.entries, request.table_range, request.priority_range)
+        if request.exclusive:
+            plan_exclusive(plan, before, request.table_range, request.priority_range)
+            self._stray_vias(plan, profiles)
         by_address = dict((entry["address"], entry) for entry in plan.resolved)
         kernel_actions = [a for a in plan.actions if self.vias[a["owner"]][0] == "kernel"]
         nm_kernel_actions = [a for a in plan.actions if self.vias[a["owner"]][0] == "networkmanager"]
@@ -186,6 +203,14 @@ class Run:
                        and self.vias[e["address"]][1][0] == uuid]
             values, lines = plan_profile(profile, entries, request.state, self._our_rules)
             owners = set(entry["address"] for entry in entries)
+            if request.exclusive:
+                listed = set(entry["address"] for entry in plan.resolved)
+                stray_lines, stray_warnings, strays = drop_strays(
+                    profile, values, lambda rule: is_stray_rule(rule, listed, request.table_range, request.priority_range),
+                    plan.kept_tables)
+                lines += stray_lines
+                plan.warnings += stray_warnings
+                owners |= strays
             reapply = bool(lines) or any(a["owner"] in owners for a in nm_kernel_actions)
             profile_plans.append((profile, values, lines, reapply))
         changes = [a["line"] for a in kernel_actions]
@@ -204,9 +229,23 @@ class Run:
                     tracker.add("profile %s %s" % (profile.name, prop), profile.values[prop], values[prop])
         where = " (netns %s)" % request.netns if request.netns else ""
         result = dict(changed=changed, changes=changes, routes=[self._report(entry) for entry in plan.resolved])
+        if plan.warnings:
+            result["warnings"] = plan.warnings
         if self.host.diff:
             result["diff"] = tracker.diff("source routing before" + where, "source routing after" + where)
         return result
+
+    def _stray_vias(self, plan, profiles):
+        """Who holds each rule exclusive removes: the profile that has it (NetworkManager
+        takes it away at the reapply), else the kernel alone."""
+        held = {}
+        for profile in profiles.values():
+            for rule in profile.rules():
+                held.setdefault(rule_key(rule), ("networkmanager", (profile.uuid, profile.name)))
+        for action in plan.actions:
+            if action["owner"] not in self.vias:
+                self.vias[action["owner"]] = held.get(rule_key(action["item"]), ("kernel", None)) \
+                    if action["op"] == "delete_rule" else ("kernel", None)
 
     def _report(self, entry):
         via, profile = self.vias[entry["address"]]

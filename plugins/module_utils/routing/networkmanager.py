@@ -29,6 +29,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.routing.model import (
     wanted_routes,
     wanted_rule,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.routing.plan import is_our_kind
 
 PROPERTIES = ("ipv4.routing-rules", "ipv4.routes", "ipv6.routing-rules", "ipv6.routes")
 MAIN_TABLE = 254
@@ -218,6 +219,39 @@ def plan_profile(profile, entries, state, our_rules_of):
                 values[rules_prop].append(rule_entry(keep_rule))
                 lines.append("profile %s: add %s '%s'" % (profile.name, rules_prop, rule_entry(keep_rule)))
     return values, lines
+
+
+def drop_strays(profile, values, is_stray, kept_tables):
+    """exclusive=true: take out of the profile's `values` (as plan_profile left them) the
+    rules that is_stray(rule) calls ours for an address not listed, and, once no rule of
+    the profile looks their table up, the routes of that table. A table of the profile that
+    holds a route the module does not make, or that the kernel's side leaves (kept_tables),
+    keeps its rule -> (lines, warnings, addresses whose rules go)."""
+    lines, warnings, addresses = [], [], set()
+    for family in (4, 6):
+        rules_prop, routes_prop = _property(family, "routing-rules"), _property(family, "routes")
+        for text in list(values[rules_prop]):
+            rule = parse_rule(text, family)
+            if not is_stray(rule) or (family, rule["table"]) in kept_tables:
+                continue
+            in_table = [(route_text, route) for route_text, route in
+                        ((item, parse_route(item, family, profile.dev)) for item in values[routes_prop])
+                        if route["table"] == rule["table"]]
+            foreign = [item for item, route in in_table if not is_our_kind(route, dict(address=rule["src"]))]
+            if foreign:
+                warnings.append("profile %s: %s '%s' is left: its table %d also holds %s '%s', which "
+                                "mptcp_source_routing does not make" % (profile.name, rules_prop, text, rule["table"],
+                                                                        routes_prop, foreign[0]))
+                continue
+            values[rules_prop].remove(text)
+            lines.append("profile %s: remove %s '%s' (address not listed)" % (profile.name, rules_prop, text))
+            addresses.add(rule["src"])
+            if any(parse_rule(other, family)["table"] == rule["table"] for other in values[rules_prop]):
+                continue
+            for item, _route in in_table:
+                values[routes_prop].remove(item)
+                lines.append("profile %s: remove %s '%s' (address not listed)" % (profile.name, routes_prop, item))
+    return lines, warnings, addresses
 
 
 def _ours(route, entry, state):

@@ -67,6 +67,8 @@ class Plan:
         self.resolved = []
         self.tables = set()  # (family, table) the run concerns, for the diff
         self.addresses = set()
+        self.kept_tables = set()  # (family, table) of unlisted rules left as they are (exclusive)
+        self.warnings = []
 
     def add(self, op, item, line, owner, src=None):
         """owner: the address of the entry the action is for."""
@@ -215,6 +217,52 @@ def plan_present(host, entries, table_range, priority_range):
         plan.addresses.add(entry["address"])
     for resolved in plan.resolved:
         _plan_entry(plan, host, resolved, table_range, priority_range)
+    return plan
+
+
+def is_stray_rule(rule, listed, table_range, priority_range):
+    """With exclusive: a rule that is ours by the module's definition (from one address
+    alone, nothing else selected, a table of table_range, a priority of priority_range)
+    for an address not listed."""
+    src = rule["src"]
+    return (bool(src) and "/" not in src and src not in listed and is_plain_rule(rule, src)
+            and _in(rule["table"], table_range) and _in(rule["priority"], priority_range))
+
+
+def foreign_routes(routes, family, table, address):
+    """The routes of a table that this module would not have made for `address`."""
+    owner = dict(address=address)
+    return [route for route in routes[family] if route["table"] == table and not is_our_kind(route, owner)]
+
+
+def plan_exclusive(plan, host, table_range, priority_range):
+    """exclusive=true: remove the rules of ours of the addresses not listed, and the routes
+    of their tables once no rule looks them up (the default route first). A table that
+    holds a route the module does not make is no proof that the rule is ours: the rule and
+    the table are left as they are, with a warning."""
+    listed = set(entry["address"] for entry in plan.resolved)
+    for family in FAMILIES:
+        for rule in sorted(host.rules[family], key=lambda rule: rule["priority"]):
+            if not is_stray_rule(rule, listed, table_range, priority_range):
+                continue
+            table = rule["table"]
+            foreign = foreign_routes(host.routes, family, table, rule["src"])
+            if foreign:
+                plan.kept_tables.add((family, table))
+                plan.warnings.append("rule '%s' (IPv%d) is left: its table %d also holds '%s', which mptcp_source_routing "
+                                     "does not make" % (rule_text(rule), family, table, route_text(foreign[0])))
+                continue
+            plan.add("delete_rule", rule, "delete IPv%d rule '%s' (address not listed)" % (family, rule_text(rule)),
+                     rule["src"])
+            plan.addresses.add(rule["src"])
+            plan.tables.add((family, table))
+            if any(other["table"] == table for other in plan.after.rules[family]):
+                continue
+            for route in sorted(host.routes[family], key=lambda route: route["dst"] != "default"):
+                if route["table"] == table:
+                    plan.add("delete_route", route, "delete route '%s' from IPv%d table %d (address not listed)"
+                             % (route_text(route), family, table), rule["src"],
+                             src=rule["src"] if not route["gateway"] else None)
     return plan
 
 

@@ -6,6 +6,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.routing.networkmanager
     PROPERTIES,
     NmRouting,
     Profile,
+    drop_strays,
     parse_route,
     parse_rule,
     plan_profile,
@@ -13,7 +14,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.routing.networkmanager
     rule_entry,
     unescape,
 )
-from ansible_collections.mptcp.linux.plugins.module_utils.routing.plan import our_rules
+from ansible_collections.mptcp.linux.plugins.module_utils.routing.plan import is_stray_rule, our_rules
 
 # Recorded: NM 1.42 (IPv4) and 1.52 (IPv6, ':' escaped by -g).
 GET_VALUES = ("priority 1000 from 198.18.69.10 table 1000\n"
@@ -89,3 +90,27 @@ def test_absent_removes_exactly_ours():
     assert values["ipv4.routing-rules"] == ["priority 5 from all table 1000"]
     assert len(lines) == 3
     assert unescape("a\\:b\\\\c") == "a:b\\c"
+
+
+def nothing_listed(rule):
+    return is_stray_rule(rule, set(), (1000, 1999), (1000, 1999))
+
+
+def test_exclusive_takes_an_unlisted_rule_of_ours_and_its_tables_routes_out_of_the_profile():
+    profile = Profile("u", "lab-eth1", "eth1", {"ipv4.routing-rules": ["priority 1000 from 198.18.69.10 table 1000"],
+                                                "ipv4.routes": ["0.0.0.0/0 198.18.69.1 table=1000", "198.18.69.0/24 table=1000",
+                                                                "10.1.0.0/16 198.18.69.1"]})
+    values = dict((prop, list(items)) for prop, items in profile.values.items())
+    lines, warnings, addresses = drop_strays(profile, values, nothing_listed, set())
+    assert values["ipv4.routing-rules"] == [] and values["ipv4.routes"] == ["10.1.0.0/16 198.18.69.1"]
+    assert lines[0] == "profile lab-eth1: remove ipv4.routing-rules 'priority 1000 from 198.18.69.10 table 1000' (address not listed)"
+    assert len(lines) == 3 and warnings == [] and addresses == set(["198.18.69.10"])
+
+
+def test_exclusive_leaves_a_profile_rule_whose_table_holds_more_and_warns():
+    profile = Profile("u", "lab-eth1", "eth1", {"ipv4.routing-rules": ["priority 1000 from 198.18.69.10 table 1000"],
+                                                "ipv4.routes": ["10.1.0.0/16 198.18.69.1 table=1000"]})
+    values = dict((prop, list(items)) for prop, items in profile.values.items())
+    lines, warnings, addresses = drop_strays(profile, values, nothing_listed, set())
+    assert values == profile.values and lines == [] and addresses == set()
+    assert "is left: its table 1000 also holds ipv4.routes '10.1.0.0/16 198.18.69.1 table=1000'" in warnings[0]

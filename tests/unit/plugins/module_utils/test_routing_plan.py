@@ -8,7 +8,9 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import Validati
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.model import make_route, make_rule, rule_text, route_text
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.plan import (
     HostRouting,
+    is_stray_rule,
     plan_absent,
+    plan_exclusive,
     plan_present,
     routing_tracker,
 )
@@ -132,3 +134,35 @@ def test_the_diff_shows_the_concerned_rules_and_tables():
     assert diff["before"] == {"ipv4 rules": [], "ipv4 table 1000": []}
     assert diff["after"] == {"ipv4 rules": ["1000: from 198.18.62.2 lookup 1000"],
                              "ipv4 table 1000": ["198.18.62.0/24 dev eth1", "default via 198.18.62.1 dev eth1"]}
+
+
+def test_exclusive_plans_the_unlisted_rule_of_ours_and_its_table_away_default_first():
+    stray = [make_rule(4, 1001, "198.18.63.2", 1001)]
+    stray_routes = [make_route(4, 1001, "198.18.63.0/24", "eth2"), make_route(4, 1001, "default", "eth2", "198.18.63.1")]
+    rules, routes = ours()
+    found = host(rules + stray, routes + stray_routes)
+    plan = plan_exclusive(plan_present(found, [entry()], *RANGES), found, *RANGES)
+    assert ops(plan) == [("delete_rule", "198.18.63.2", 1001), ("delete_route", "default", 1001),
+                         ("delete_route", "198.18.63.0/24", 1001)]
+    assert plan.warnings == []
+
+
+def test_exclusive_leaves_a_rule_whose_table_holds_a_route_it_never_makes_and_warns():
+    found = host([make_rule(4, 1001, "198.18.63.2", 1001)], [make_route(4, 1001, "10.0.0.0/8", "eth2", "198.18.63.1")])
+    plan = plan_exclusive(plan_present(found, [], *RANGES), found, *RANGES)
+    assert plan.actions == [] and plan.kept_tables == set([(4, 1001)])
+    assert plan.warnings == ["rule '1001: from 198.18.63.2 lookup 1001' (IPv4) is left: its table 1001 also holds "
+                             "'10.0.0.0/8 via 198.18.63.1 dev eth2', which mptcp_source_routing does not make"]
+
+
+@pytest.mark.parametrize("rule, stray", [
+    (make_rule(4, 1001, "198.18.63.2", 1001), True),
+    (make_rule(4, 1001, "198.18.62.2", 1001), False),  # listed
+    (make_rule(4, 1001, "198.18.63.0/24", 1001), False),  # a subnet
+    (make_rule(4, 999, "198.18.63.2", 1001), False),  # priority outside
+    (make_rule(4, 1001, "198.18.63.2", 2000), False),  # table outside
+    (make_rule(4, 1001, "198.18.63.2", 1001, "fwmark 0x1"), False),  # another selector
+    (make_rule(4, 1001, None, 1001), False),  # from all
+])
+def test_what_exclusive_calls_ours(rule, stray):
+    assert is_stray_rule(rule, set(["198.18.62.2"]), *RANGES) is stray
