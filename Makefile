@@ -70,8 +70,8 @@ $(COLLECTION):
 
 # --- tests -------------------------------------------------------------------------------
 test: venv collection
-	@echo "make test: lint, sanity, unit, kernel, integration, molecule"
-	@rc=0; for s in lint sanity unit kernel integration molecule; do \
+	@echo "make test: lint, sanity, unit, kernel, integration, molecule, ee"
+	@rc=0; for s in lint sanity unit kernel integration molecule ee; do \
 	   $(MAKE) --no-print-directory timed-$$s || { rc=1; break; }; done; \
 	 $(LAB) down-all && $(LAB) check-clean || rc=1; exit $$rc
 
