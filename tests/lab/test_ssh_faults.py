@@ -270,7 +270,7 @@ def fleet3():
         subnets = shared.free_subnets(name, FLEET_SUBNETS)
         shared._lab(name, "up", *(specs + ["--without-mptcp", "%s-bad" % name, "--subnet", subnets[0],
                                            "--subnet", subnets[1], "--mgmt-subnet", subnets[2]]))
-        yield shared.Lab(name, dict(("%s-%s" % (name, short), spec.split(":")[0]) for short, spec in hosts.items()))
+        yield shared.Lab(name, dict(("%s-%s" % (name, short), spec.split(":", maxsplit=1)[0]) for short, spec in hosts.items()))
     finally:
         shared._lab(name, "down", check=False)
 
