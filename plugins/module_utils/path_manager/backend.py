@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mptcp.linux.plugins.module_utils.batch import Batch
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKENDS
@@ -126,38 +127,15 @@ def _undo(backend, action):
         backend.set_limits(action["before"])
 
 
-def undo_actions(backend, done):
-    """Undo the actions done, last first; returns the problems met (empty: all undone)."""
-    problems = []
-    for action in reversed(done):
-        try:
-            _undo(backend, action)
-        except MptcpError as exc:
-            problems.append("undoing '%s': %s" % (action["line"], exc))
-    return problems
-
-
-def undone_summary(done, problems):
-    if not done:
-        return "Nothing had been changed."
-    if problems:
-        return ("UNDO FAILED, the namespace is left half changed: %s. Steps that had been done: %s"
-                % ("; ".join(problems), "; ".join(a["line"] for a in done)))
-    return "The %d step(s) already done were undone: %s." % (len(done), "; ".join(a["line"] for a in done))
+def _batch(backend):
+    return Batch(lambda action: _do(backend, action), lambda action: _undo(backend, action), "the namespace is")
 
 
 def apply_actions(backend, actions):
     """Run the actions in order; on a refusal undo those done and raise one error."""
-    done = []
-    for action in actions:
-        try:
-            _do(backend, action)
-        except MptcpError as exc:
-            raise MptcpError("%s. %s" % (("%s" % exc).rstrip("."), undone_summary(done, undo_actions(backend, done))))
-        done.append(action)
-    return done
+    return _batch(backend).apply(actions)
 
 
 def rollback_all(backend, done, reason):
     """Undo a batch that ran but did not give the state planned, and raise `reason`."""
-    raise MptcpError("%s. %s" % (reason, undone_summary(done, undo_actions(backend, done))))
+    _batch(backend).rollback(done, reason)

@@ -16,7 +16,7 @@ import time
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.host_lock import HostLock
 from ansible_collections.mptcp.linux.plugins.module_utils.netns import netns_path
-from ansible_collections.mptcp.linux.plugins.module_utils.routing.apply import apply_actions, undo_actions, undone_summary
+from ansible_collections.mptcp.linux.plugins.module_utils.routing.apply import apply_actions, routing_batch
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.backend_iproute2 import Iproute2Routing
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.model import (
     family_name,
@@ -277,7 +277,7 @@ class Run:
         except MptcpError as error:
             notes = self._restore_profiles()
             if self.done or not notes:
-                notes.append(undone_summary(self.done, undo_actions(self.backend, self.done)))
+                notes.append(routing_batch(self.backend).undo_and_summarize(self.done))
             raise MptcpError("%s. %s" % (("%s" % error).rstrip("."), " ".join(notes)))
 
     def _wait_for(self, actions, through_nm):
