@@ -24,6 +24,9 @@ description:
   - Only tasks that run in check mode count. A run without any writes no report, so the
     callback can stay enabled for every run.
   - C(playbooks/drift.yml) of this collection runs the role C(mptcp.linux.mptcp) this way.
+  - A result of M(mptcp.linux.mptcp_host), which converges several parts in one call, gives
+    one difference per part that differs, named by the module whose code the part ran
+    (M(mptcp.linux.mptcp_sysctl), M(mptcp.linux.mptcp_path_manager), ...).
 author:
   - mptcp.linux contributors (@mptcp-linux)
 requirements:
@@ -194,6 +197,13 @@ def differences_of(task_name, action, result):
                 found.append(dict(task="%s (%s)" % (task_name, _show(label)), action=action,
                                   changes=describe_result(item), diff=item.get("diff")))
         return found
+    parts = result.get("parts")
+    if action.endswith("mptcp_host") and isinstance(parts, list):
+        # One module call converges several parts: each part that differs is named by the
+        # module whose code it ran, as when each part was a task of its own.
+        return [dict(task="%s (%s)" % (task_name, part.get("name")), action=part.get("module") or action,
+                     changes=describe_result(part), diff=part.get("diff"))
+                for part in parts if isinstance(part, dict) and part.get("changed")]
     return [dict(task=task_name, action=action, changes=describe_result(result),
                  diff=result.get("diff"))]
 

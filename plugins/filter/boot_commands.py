@@ -12,37 +12,16 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import Iproute2Backend
-from ansible_collections.mptcp.linux.plugins.module_utils.routing.backend_iproute2 import boot_argv
-
-
-def _endpoint(endpoint):
-    # The role's variables leave out what is not set; the preflight (role_problems)
-    # checked them already.
-    return {"address": endpoint["address"], "dev": endpoint.get("dev") or None, "id": endpoint.get("id") or None,
-            "port": endpoint.get("port") or None, "flags": list(endpoint.get("flags") or [])}
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
+from ansible_collections.mptcp.linux.plugins.module_utils.host import boot_unit
 
 
 def boot_commands(ip, limits=None, endpoints=None, exclusive=False, routes=None):
-    """[{argv, keep_going}]: the rules and routes of `routes` (resolved, as
-    mptcp_source_routing returns them: the ones it keeps through the kernel), flush
-    (exclusive), the limits given, then each endpoint added. Routes come first, so that a
-    subflow from an endpoint finds its gateway from the start. keep_going where a failure
-    must not stop the unit: an endpoint NetworkManager added already, a rule or route that
-    is there already (the unit started again); either way the rest still runs."""
-    if not ip:
-        raise AnsibleFilterError("boot_commands expects the path of ip, got %r" % (ip,))
-    commands = []
-    for route in routes or []:
-        for argv in boot_argv(route):
-            commands.append({"argv": [ip] + list(argv), "keep_going": True})
-    if exclusive:
-        commands.append({"argv": [ip] + list(Iproute2Backend.FLUSH_ARGS), "keep_going": False})
-    if limits:
-        commands.append({"argv": [ip] + Iproute2Backend.limits_args(limits), "keep_going": False})
-    for endpoint in endpoints or []:
-        commands.append({"argv": [ip] + Iproute2Backend.add_args(_endpoint(endpoint)), "keep_going": True})
-    return commands
+    """[{argv, keep_going}]: the commands of the role's boot unit (module_utils/host/boot_unit.py)."""
+    try:
+        return boot_unit.boot_commands(ip, limits, endpoints, exclusive, routes)
+    except ValidationError as exc:
+        raise AnsibleFilterError("%s" % exc)
 
 
 class FilterModule(object):

@@ -11,49 +11,24 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import service_unit
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.unit_text import environment_word, exec_line
 
 
-def quote_argument(value, expand_variables=True):
-    """One argument in double quotes, escaped for systemd's parser. `$` is special only on
-    command lines (variable expansion), not in Environment= assignments."""
-    text = to_text(value)
-    escaped = []
-    for char in text:
-        if char == "\\":
-            escaped.append("\\\\")
-        elif char == '"':
-            escaped.append('\\"')
-        elif char == "%":
-            escaped.append("%%")
-        elif char == "$" and expand_variables:
-            escaped.append("$$")
-        elif char == "\n":
-            escaped.append("\\n")
-        elif char == "\t":
-            escaped.append("\\t")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append("\\x%02x" % ord(char))
-        else:
-            escaped.append(char)
-    return '"%s"' % "".join(escaped)
+def _filter_error(build, value):
+    try:
+        return build(value)
+    except ValidationError as exc:
+        raise AnsibleFilterError("%s" % exc)
 
 
 def systemd_exec(argv):
-    if not isinstance(argv, (list, tuple)) or not argv:
-        raise AnsibleFilterError("systemd_exec expects a non-empty list of arguments, got %r" % (argv,))
-    if not to_text(argv[0]).startswith("/"):
-        raise AnsibleFilterError("systemd_exec: the command must be an absolute path, got %r" % (argv[0],))
-    # systemd takes the first word unquoted as the path; quoting it too is allowed.
-    return " ".join(quote_argument(arg) for arg in argv)
+    return _filter_error(exec_line, argv)
 
 
 def systemd_environment(assignment):
-    """A VAR=value pair as one quoted word of an Environment= line."""
-    text = to_text(assignment)
-    if "=" not in text or not text.split("=", 1)[0].replace("_", "a").isalnum():
-        raise AnsibleFilterError("systemd_environment expects NAME=value, got %r" % (assignment,))
-    return quote_argument(text, expand_variables=False)
+    return _filter_error(environment_word, assignment)
 
 
 def systemd_service_units(services):

@@ -136,6 +136,12 @@ def apply_actions(backend, actions):
     return _batch(backend).apply(actions)
 
 
+def undo_actions(backend, done):
+    """Undo actions done, last first (mptcp_host, when a later part of its batch is
+    refused); returns the problems met (empty: all undone)."""
+    return _batch(backend).undo(done)
+
+
 def rollback_all(backend, done, reason):
     """Undo a batch that ran but did not give the state planned, and raise `reason`."""
     _batch(backend).rollback(done, reason)

@@ -16,6 +16,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend i
     apply_actions,
     choose_host_backend,
     rollback_all,
+    undo_actions,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import (
     ENDPOINT_FIELDS,
@@ -55,12 +56,13 @@ def endpoints_mismatch(planned, actual):
 
 
 def ensure_path_manager(backend, check_mode, netns=None, limits=None, endpoints=None, state="present",
-                        exclusive=False, current_endpoints=None):
+                        exclusive=False, current_endpoints=None, done_out=None):
     """limits: the limits wanted (validated; None leaves them alone); endpoints: the
     endpoints wanted (validated; None leaves them alone), to be `state`, the others removed
     where `exclusive`. Limits and endpoints are one batch: a refusal or a read-back that
     differs from the plan undoes both. current_endpoints: the endpoints the backend read
-    under the same lock already (when choosing it), else None: read them."""
+    under the same lock already (when choosing it), else None: read them. done_out: a list
+    that gets the actions done, for mptcp_host to undo them when a later part is refused."""
     limits_plan = endpoints_plan = None
     if limits is not None:
         limits_plan = plan_limits(backend.read_limits(), limits)
@@ -89,6 +91,8 @@ def ensure_path_manager(backend, check_mode, netns=None, limits=None, endpoints=
                 problems.append("after applying, the kernel shows: %s" % mismatch)
         if problems:
             rollback_all(backend, done, "; ".join(problems))
+        if done_out is not None:
+            done_out.extend(done)
     diff = path_manager_diff(netns, limits_plan.before if limits_plan else None, after.get("limits"),
                              endpoints_plan.before if endpoints_plan else None, after.get("endpoints"))
     return dict(after, changed=bool(actions), changes=[action["line"] for action in actions], backend=backend.name,
@@ -161,7 +165,7 @@ def path_manager_request(params):
     return Request(params, limits=limits, endpoints=endpoints, exclusive=params["exclusive"])
 
 
-def ensure_request(request, check_mode, host):
+def ensure_request(request, check_mode, host, done_out=None):
     """Open the backend the request asks for and run it, holding the namespace's lock;
     a failure names the backend that was used."""
     backend = None
@@ -175,12 +179,24 @@ def ensure_request(request, check_mode, host):
                                                    request.endpoint_flags, netns_file)
             return ensure_path_manager(backend, check_mode, request.netns, limits=request.limits,
                                        endpoints=request.endpoints, state=request.state,
-                                       exclusive=request.exclusive, current_endpoints=current)
+                                       exclusive=request.exclusive, current_endpoints=current, done_out=done_out)
     except MptcpError as exc:
         exc.details["backend"] = backend.name if backend else None
         raise
     finally:
         if backend is not None:
+            backend.close()
+
+
+def undo_request(request, done, host):
+    """Undo the actions a request did (`done`, from ensure_request's done_out), under the
+    namespace's lock; returns the problems met (empty: all undone)."""
+    netns_file = netns_path(request.netns) if request.netns else None
+    with path_manager_lock(request.netns, False, netns_file):
+        backend, _current = choose_host_backend(host, request.backend, request.netns, request.endpoint_flags, netns_file)
+        try:
+            return undo_actions(backend, done)
+        finally:
             backend.close()
 
 

@@ -288,17 +288,35 @@ class Run:
                 return after
             time.sleep(VERIFY_INTERVAL)
 
+    def _set_back(self, profile, written):
+        self.client.write_profile(profile, profile.values, current=written)
+        self.client.reapply(profile.dev)
+
     def _restore_profiles(self):
         """Write the profiles written back as they were and reapply them; one sentence each."""
         notes = []
         for profile, written in reversed(self.written):
             try:
-                self.client.write_profile(profile, profile.values, current=written)
-                self.client.reapply(profile.dev)
+                self._set_back(profile, written)
                 notes.append("Profile %s was set back as it was and reapplied." % profile.name)
             except MptcpError as error:
                 notes.append("PROFILE %s COULD NOT BE SET BACK: %s." % (profile.name, ("%s" % error).rstrip(".")))
         return notes
+
+    def undo(self):
+        """Undo what a run that succeeded did (mptcp_host, when a later part of its batch is
+        refused), under the same locks: the profiles set back, the kernel's steps undone.
+        Returns the problems met (empty: all undone)."""
+        problems = []
+        with lock_for(self.request.netns, self.netns_file, False):
+            with HostLock(NM_CONFIG_DIR, "NetworkManager's profiles", shared=False) if self.written else NoLock():
+                for profile, written in reversed(self.written):
+                    try:
+                        self._set_back(profile, written)
+                    except MptcpError as error:
+                        problems.append("profile %s: %s" % (profile.name, error))
+                problems += routing_batch(self.backend).undo(self.done)
+        return problems
 
 
 def ensure_source_routing(params, check_mode, host):

@@ -4,8 +4,8 @@ argument given, whatever it holds."""
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.mptcp.linux.plugins.filter.systemd import (
-    quote_argument, systemd_environment, systemd_exec)
+from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_environment, systemd_exec
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.unit_text import quote_argument
 
 
 @pytest.mark.parametrize("value, quoted", [

@@ -1,33 +1,25 @@
-"""The role's boot unit (mptcp-pm.service) runs the commands the iproute2 backend builds:
-the unit's ExecStart lines as rendered from the role's template."""
-
-import os
-
-import jinja2
+"""The role's boot unit (mptcp-pm.service), as mptcp_host writes it, runs the commands the
+iproute2 backends build: its ExecStart lines; and the drop-in preloads the library."""
 
 from ansible_collections.mptcp.linux.plugins.filter.boot_commands import boot_commands
 from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_exec
+from ansible_collections.mptcp.linux.plugins.module_utils.host.boot_unit import dropin_text, unit_text
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import Iproute2Backend
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import make_endpoint
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.backend_iproute2 import boot_argv
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
-TEMPLATE = os.path.join(REPO, "roles", "mptcp", "templates", "mptcp-pm.service.j2")
 ENDPOINTS = [{"address": "198.18.1.1", "flags": ["signal"]},
              {"address": "198.18.2.1", "id": 3, "port": 5555, "flags": ["signal"]},
              {"address": "2001:db8::1", "dev": "eth1", "id": "4", "flags": ["subflow", "backup"]}]
 
 
 def render(**variables):
-    """The template as Ansible's template lookup renders it (trim_blocks)."""
+    """The unit for the role's variables (named as the role's template had them)."""
     values = dict(__mptcp_services=[], __mptcp_ip="/usr/sbin/ip", mptcp_endpoints_exclusive=False, __mptcp_boot_routes=[],
                   mptcp_limits={}, mptcp_endpoints=[])
     values.update(variables)
-    env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["mptcp.linux.boot_commands"] = boot_commands
-    env.filters["mptcp.linux.systemd_exec"] = systemd_exec
-    with open(TEMPLATE) as handle:
-        return env.from_string(handle.read()).render(**values)
+    return unit_text(values["__mptcp_ip"], values["mptcp_limits"], values["mptcp_endpoints"],
+                     values["mptcp_endpoints_exclusive"], values["__mptcp_boot_routes"], values["__mptcp_services"])
 
 
 def service_lines(text):
@@ -91,3 +83,18 @@ def test_the_routes_come_first_as_the_routing_backend_builds_them_and_never_stop
 
 def test_no_route_means_no_routing_command():
     assert boot_commands("/usr/sbin/ip", {"subflows": 1}, routes=[]) == boot_commands("/usr/sbin/ip", {"subflows": 1})
+
+
+def test_the_unit_is_ordered_before_the_services_and_installed_for_boot():
+    text = render(mptcp_limits={"subflows": 2}, __mptcp_services=["iperf3.service", "nginx.service"])
+    unit = text.split("[Service]", 1)[0]
+    assert "\nBefore=iperf3.service nginx.service\n" in unit
+    assert "\nAfter=network-online.target NetworkManager.service\n" in unit
+    assert text.endswith("\n[Install]\nWantedBy=multi-user.target\n")
+    assert "Before=" not in render(mptcp_limits={"subflows": 2})
+
+
+def test_the_dropin_runs_after_the_unit_with_the_library_preloaded_and_quoted():
+    text = dropin_text("mptcp-pm.service", "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1")
+    assert "[Unit]\nAfter=mptcp-pm.service\n" in text
+    assert text.endswith('[Service]\nEnvironment="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"\n')
