@@ -186,8 +186,8 @@ def test_a_missing_library_is_reported_first_and_the_package_step_follows(conver
         names = [name for name, _result in ran]
         first = ran[names.index(HOST_TASK)][1]
         assert first["missing"] == ["mptcpize"] and first["parts"] == [] and not first["changed"], first
-        assert names[names.index(HOST_TASK) + 1:][:2] == ["Install what is missing, then set MPTCP up",
-                                                           "Read the distribution"], names
+        after_the_call = names[names.index(HOST_TASK) + 1:][:2]
+        assert after_the_call == ["Install what is missing, then set MPTCP up", "Read the distribution"], names
         assert "Install iproute2, mptcpize and pyroute2" in names, names
 
         ran = ran_on(run_json(lab, ROLE, "--limit", host, "-e", "mptcp_install_packages=false"), host)

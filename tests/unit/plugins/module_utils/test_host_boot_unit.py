@@ -1,9 +1,8 @@
 """The role's boot unit (mptcp-pm.service), as mptcp_host writes it, runs the commands the
 iproute2 backends build: its ExecStart lines; and the drop-in preloads the library."""
 
-from ansible_collections.mptcp.linux.plugins.filter.boot_commands import boot_commands
-from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_exec
-from ansible_collections.mptcp.linux.plugins.module_utils.host.boot_unit import dropin_text, unit_text
+from ansible_collections.mptcp.linux.plugins.module_utils.host.boot_unit import boot_commands, dropin_text, unit_text
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.unit_text import exec_line as systemd_exec
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend_iproute2 import Iproute2Backend
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import make_endpoint
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.backend_iproute2 import boot_argv
