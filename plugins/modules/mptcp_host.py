@@ -150,6 +150,10 @@ options:
     description: The drop-ins' file name.
     type: str
     default: 50-mptcp.conf
+  unit_dir:
+    description: Where the boot unit and the drop-in directories are.
+    type: path
+    default: /etc/systemd/system
   library_dirs:
     description: Where a mptcpize library must be to be preloaded (one the distribution installed).
     type: list
@@ -309,6 +313,7 @@ def main():
             mptcpize_services=dict(type="list", elements="str", default=[]),
             unit_name=dict(type="str", default="mptcp-pm.service"),
             dropin_name=dict(type="str", default="50-mptcp.conf"),
+            unit_dir=dict(type="path", default="/etc/systemd/system"),
             library_dirs=dict(type="list", elements="str", default=["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib"]),
             missing_packages=dict(type="str", choices=["report", "fail"], default="fail"),
             host_name=dict(type="str"),

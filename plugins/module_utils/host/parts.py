@@ -32,9 +32,6 @@ from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.ensure import e
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.undo import SysctlBefore
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.ensure import ensure as ensure_systemd
 
-UNIT_DIR = "/etc/systemd/system"
-
-
 class Part:
     """One part: `params(request, readiness, results)` gives its module's parameters (None:
     nothing to do on this host), from the results of the parts before it; `run(params,
@@ -134,7 +131,7 @@ def systemd_present(request, readiness, results):
     if not request.services or request.library_allowed(readiness.library):
         dropin = dict(name=request.dropin_name, services=request.services,
                       content=dropin_text(request.unit_name, readiness.library) if request.services else None)
-    return dict(unit=unit, dropin=dropin, unit_dir=UNIT_DIR, daemon_reload=True)
+    return dict(unit=unit, dropin=dropin, unit_dir=request.unit_dir, daemon_reload=True)
 
 
 def sysctl_off(request, readiness, results):
@@ -163,7 +160,7 @@ def endpoints_absent(request, readiness, results):
 
 def systemd_absent(request, readiness, results):
     return dict(unit=dict(name=request.unit_name, state="absent", enabled=True, content=None),
-                dropin=dict(name=request.dropin_name, services=[], content=None), unit_dir=UNIT_DIR, daemon_reload=True)
+                dropin=dict(name=request.dropin_name, services=[], content=None), unit_dir=request.unit_dir, daemon_reload=True)
 
 
 PRESENT = (

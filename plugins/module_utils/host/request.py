@@ -44,6 +44,7 @@ class HostRequest:
         self.services = [service_unit(name) for name in params["mptcpize_services"] or []]
         self.unit_name = params["unit_name"]
         self.dropin_name = params["dropin_name"]
+        self.unit_dir = params["unit_dir"]
         self.library_dirs = params["library_dirs"]
         self.missing_packages = params["missing_packages"]
         self.host_name = params["host_name"] or "this host"

@@ -12,7 +12,7 @@ LIBRARY = "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"
 DEFAULTS = dict(state="present", sysctl={"enabled": 1}, sysctl_path="/etc/sysctl.d/90-mptcp.conf", limits={},
                 endpoints=[], endpoints_exclusive=False, routing_via="auto", routing_table_range=[1000, 1999],
                 routing_priority_range=[1000, 1999], rp_filter="loose", nm_profiles=[], persist=True,
-                mptcpize_services=[], unit_name="mptcp-pm.service", dropin_name="50-mptcp.conf",
+                mptcpize_services=[], unit_name="mptcp-pm.service", dropin_name="50-mptcp.conf", unit_dir="/etc/systemd/system",
                 library_dirs=["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib"], missing_packages="fail",
                 host_name="h1")
 
