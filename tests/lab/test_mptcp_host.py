@@ -111,6 +111,25 @@ def test_an_idempotent_run_and_a_drift_check_make_one_module_call_per_host(conve
     assert calls == dict((host, 1) for host in lab.hosts), calls
 
 
+def test_check_mode_names_the_parts_that_would_change_with_their_diffs_and_changes_nothing(converged, tmp_path):
+    lab = converged
+    host = server(lab)
+    before = dict(timeout=read(lab, host, "/proc/sys/net/mptcp/add_addr_timeout"), conf=read(lab, host, CONF),
+                  limits=limits(lab, host), unit=read(lab, host, "/etc/systemd/system/mptcp-pm.service"))
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps({"mptcp_sysctl": {"enabled": 1, "add_addr_timeout": 90},
+                                   "mptcp_limits": {"subflows": 3, "add_addr_accepted": 0}}))
+    ran = ran_on(run_json(lab, ROLE, "--check", "--diff", "--limit", host, "-e", "@%s" % changed), host)
+    said = dict(ran)
+    assert said["Name the parts that changed"]["msg"] == "sysctl, path_manager, systemd", said
+    call = said[HOST_TASK]
+    assert call["changed_parts"] == ["sysctl", "path_manager", "systemd"]
+    diffs = json.dumps(call["diff"])
+    assert "add_addr_timeout" in diffs and "subflows" in diffs and "mptcp-pm.service" in diffs, diffs
+    assert dict(timeout=read(lab, host, "/proc/sys/net/mptcp/add_addr_timeout"), conf=read(lab, host, CONF),
+                limits=limits(lab, host), unit=read(lab, host, "/etc/systemd/system/mptcp-pm.service")) == before
+
+
 def test_a_part_refused_while_applying_undoes_the_parts_changed_before_it(converged, tmp_path):
     lab = converged
     host = server(lab)
