@@ -8,7 +8,6 @@ which owns all of its endpoints (mptcp_endpoints_exclusive), in host_vars. The r
 applied, ten kinds of drift are made by hand, two per host on five hosts (each pair
 managed by different tasks), the sixth host is left alone, and drift.yml runs once."""
 
-import importlib.util
 import json
 import os
 import re
@@ -17,11 +16,10 @@ import subprocess
 
 import pytest
 
+import lab_session as shared
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-_spec = importlib.util.spec_from_file_location("lab_session", os.path.join(HERE, "conftest.py"))
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 DRIFT = os.path.join(REPO, "playbooks", "drift.yml")

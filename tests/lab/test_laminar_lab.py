@@ -23,6 +23,8 @@ import tempfile
 
 import pytest
 
+import lab_session
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAMINAR = 0x20
 FORKY_RECIPE = ["debootstrap", "--variant=minbase", "--include=iproute2,python3", "forky"]
@@ -31,10 +33,8 @@ FORKY_SCRIPT = "/usr/share/debootstrap/scripts/sid"
 
 
 def _lab_tools(request):
-    """tests/lab/conftest.py (its Lab, _lab and _env) and lab/lab.py, as loaded modules:
-    `import conftest` is ambiguous once pytest has several conftest.py."""
-    conftest = next(plugin for plugin in request.config.pluginmanager.get_plugins()
-                    if getattr(plugin, "__file__", "") == os.path.join(REPO, "tests", "lab", "conftest.py"))
+    """tests/lab/lab_session.py (its Lab, _lab and _env) and lab/lab.py, as loaded modules."""
+    conftest = lab_session
     spec = importlib.util.spec_from_file_location("lab_py", os.path.join(REPO, "lab", "lab.py"))
     lab_py = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lab_py)

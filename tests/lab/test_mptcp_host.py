@@ -15,18 +15,16 @@ The oracles are /proc/sys, the sysctl file, `ip mptcp limits show`, `dpkg -s`, r
 `podman exec`."""
 
 import collections
-import importlib.util
 import json
 import os
 import re
 
 import pytest
 
+import lab_session as shared
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-_spec = importlib.util.spec_from_file_location("lab_session", os.path.join(HERE, "conftest.py"))
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
 
 LAB_PREFIX = "h20-host"
 LAB_SUBNETS = ["198.18.96.0/24", "198.18.97.0/24", "198.18.98.0/24"]

@@ -8,7 +8,6 @@ a rule removed by hand; the rules come back after `podman restart`; absent remov
 The oracles are the hosts' own tools (`ip -j rule`, `ip -j route`, /proc/sys, the unit
 file, `nmcli`), read with `podman exec`."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,11 +15,10 @@ import subprocess
 import pytest
 import yaml
 
+import lab_session as shared
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-_spec = importlib.util.spec_from_file_location("lab_session", os.path.join(HERE, "conftest.py"))
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
 
 LAB_PREFIX = "h3-route"
 LAB_SUBNETS = ["198.18.90.0/24", "198.18.91.0/24", "198.18.92.0/24"]

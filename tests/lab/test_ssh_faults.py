@@ -12,7 +12,6 @@ which does not go through SSH.
 - One host of three unreachable and one failing: the third converges, and the drift
   report names the two with their reasons."""
 
-import importlib.util
 import json
 import os
 import secrets
@@ -23,9 +22,6 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-_spec = importlib.util.spec_from_file_location("lab_session", os.path.join(HERE, "conftest.py"))
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
 
 LAB_PREFIX = "h4-ssh"
 LAB_SUBNETS = ["198.18.103.0/24", "198.18.104.0/24", "198.18.105.0/24"]
@@ -48,6 +44,8 @@ sys.stdin.read()
 # a module run at the lock is a process that was not there before.)
 OPENED_BY = """
 import os, sys
+
+import lab_session as shared
 lock = os.stat(sys.argv[1])
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
