@@ -82,3 +82,11 @@ def test_the_diagnosis_stays_out_while_the_subflows_are_there():
     report = verify_report(hostvars(mptcp=transfer(subflows=2, joins=joins)), ["cli"], ["srv"], {"subflows": 2})
     assert report["problems"] == [] and report["pairs"][0]["diagnosis"] == []
     assert len(verify_table(report).split("\n")) == 2
+
+
+def test_null_expects_no_subflow_count_only_reports_it():
+    for null in (None, "null", ""):
+        report = verify_report(hostvars(mptcp=transfer(subflows=1)), ["cli"], ["srv"], {"subflows": null})
+        assert report["problems"] == [], (null, report["problems"])
+    report = verify_report(hostvars(mptcp=transfer(subflows=1)), ["cli"], ["srv"], {"subflows": 2})
+    assert report["problems"] == ["cli -> srv: 1 subflows, 2 expected"], report["problems"]
