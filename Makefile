@@ -39,7 +39,7 @@ help:
 	@echo "make demo      lab up, the role applied (site.yml), MPTCP proven on the wire (verify.yml)"
 	@echo "make test      lint, sanity, unit, kernel, integration, molecule (each stage timed)"
 	@echo "make lint | sanity | unit | kernel | integration | molecule | lab | lab-down | lab-images"
-	@echo "make bench     the role against the guides' way and a ping on 4, 16 and 64 lab hosts over SSH (about 25 min,"
+	@echo "make bench     the role against the guides' way and a ping on 4, 16 and 64 lab hosts over SSH (about 50 min,"
 	@echo "               not in make test; raises fs.inotify.max_user_instances for the run: BENCH_FLAGS= to not)"
 	@echo "make ee        the execution environment built (ansible-builder) and site/verify/drift run from it"
 

@@ -428,8 +428,10 @@ def markdown(results, connection):
     lines.append("")
     lines.append("Wall seconds: medians of %d runs over %s; load: the machine's 1-minute load average during "
                  "the runs (2 cores, shared); CPU: control node and hosts together, per host, which that load "
-                 "does not move; module calls counted on every host from a -vvv run of each playbook."
-                 % (len(results[0]["runs"]["first"]), connection))
+                 "does not move; %s."
+                 % (len(results[0]["runs"]["first"]), connection,
+                    "module calls counted on every host from a -vvv run of each playbook" if results[0]["calls"]
+                    else "module calls not counted (--no-count)"))
     if len(results) > 1:
         g = ["%s x%.2f" % (what, growth(results, what)) for what in PLAYBOOKS if growth(results, what) is not None]
         lines.append("Per-host wall time at %d hosts over that at %d: %s (target: at most x%.1f)."
