@@ -360,7 +360,7 @@ def measure(size, repeat, name, subnets, connection, report_dir, log, taking_tur
         result["over_ssh_become"][what] = over_ssh_become
         log("%2d hosts: %-8s -vvv: module calls per host %s, remote commands per host %s, %d of %d calls "
             "over SSH with become" % (size, what, spread(calls), spread(commands), sum(over_ssh_become.values()),
-                                     sum(calls.values())))
+                                      sum(calls.values())))
     result["median"] = dict((what, statistics.median(times)) for what, times in result["runs"].items() if times)
     result["cpu_per_host"] = dict((what, statistics.median(c["control"] + c["hosts"] for c in cpus) / size)
                                   for what, cpus in result["cpu"].items() if cpus)

@@ -32,6 +32,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.ensure import e
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.undo import SysctlBefore
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.ensure import ensure as ensure_systemd
 
+
 class Part:
     """One part: `params(request, readiness, results)` gives its module's parameters (None:
     nothing to do on this host), from the results of the parts before it; `run(params,
