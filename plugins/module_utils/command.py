@@ -10,12 +10,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-def command_runner(module, binary=False):
+def command_runner(module, binary=False, locale=None):
     """run(argv) -> (rc, stdout, stderr). binary: stdout and stderr as bytes (for output
-    that is not text, like `ip route save`)."""
+    that is not text, like `ip route save`). locale: the one to run in (looked up, with
+    `locale -a`, where not given)."""
     from ansible.module_utils.common.locale import get_best_parsable_locale
 
-    locale = get_best_parsable_locale(module)
+    locale = locale or get_best_parsable_locale(module)
     environ = {"LANGUAGE": locale, "LC_ALL": locale, "LC_MESSAGES": locale}
 
     if binary:
@@ -25,3 +26,17 @@ def command_runner(module, binary=False):
         def run(argv):
             return module.run_command(argv, environ_update=environ)
     return run
+
+
+def remembering(run):
+    """run, answering a command asked twice from memory: for runs that only read (mptcp_info's
+    subsets, mptcp_host's planning pass), where two readers ask the same (`nmcli --version`,
+    `ip -j mptcp endpoint show`) of a host that does not change meanwhile."""
+    answers = {}
+
+    def remembered(argv):
+        key = tuple(argv)
+        if key not in answers:
+            answers[key] = run(argv)
+        return answers[key]
+    return remembered

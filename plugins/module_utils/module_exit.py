@@ -21,8 +21,11 @@ class ModuleHost:
 
     def __init__(self, module):
         self._module = module
-        self.run = command_runner(module)
-        self.run_bytes = command_runner(module, binary=True)
+        from ansible.module_utils.common.locale import get_best_parsable_locale
+
+        locale = get_best_parsable_locale(module)  # one `locale -a` for both runners
+        self.run = command_runner(module, locale=locale)
+        self.run_bytes = command_runner(module, binary=True, locale=locale)
         self.diff = bool(module._diff)
 
     def bin_path(self, name, required=False):

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.batch import Batch
+from ansible_collections.mptcp.linux.plugins.module_utils.command import remembering
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.host.parts import ABSENT, PRESENT, strict_rp_filter_warning
 from ansible_collections.mptcp.linux.plugins.module_utils.host.readiness import HostReadiness
@@ -21,11 +22,17 @@ from ansible_collections.mptcp.linux.plugins.module_utils.host.request import Ho
 
 class QuietHost:
     """The module's host with the warnings held back: the planning pass and the applying
-    pass each run every part, and only the pass whose results are returned may warn."""
+    pass each run every part, and only the pass whose results are returned may warn.
+    read_only: the planning pass, which changes nothing, answers a command the parts ask
+    twice from memory (the NetworkManager and routing parts read the same profiles, the
+    tools and the path manager `ip -V`)."""
 
-    def __init__(self, host):
+    def __init__(self, host, read_only=False):
         self._host = host
         self.warnings = []
+        if read_only:
+            self.run = remembering(host.run)
+            self.run_bytes = remembering(host.run_bytes)
 
     def __getattr__(self, name):
         return getattr(self._host, name)
@@ -88,7 +95,9 @@ def report(request, readiness, ran):
 
 def ensure_host(params, check_mode, host):
     request = HostRequest(params)
-    readiness = HostReadiness(request, host)
+    # Reading the host and planning change nothing: their commands share one memory.
+    planning = QuietHost(host, read_only=True)
+    readiness = HostReadiness(request, planning)
     missing = readiness.missing(request) if request.state == "present" else []
     reporting = bool(missing) and request.missing_packages == "report"
     # What no package mends (no MPTCP in the kernel, a profile not found) stops the run
@@ -102,7 +111,6 @@ def ensure_host(params, check_mode, host):
         return dict(changed=False, state=request.state, missing=missing, parts=[], changed_parts=[],
                     services_changed=[], mptcp=readiness.facts, msg="missing: %s" % ", ".join(missing))
     parts = PRESENT if request.state == "present" else ABSENT
-    planning = QuietHost(host)
     ran = converge(parts, request, readiness, True, planning)
     final = planning
     if not check_mode and any(result["changed"] for _part, result in ran):

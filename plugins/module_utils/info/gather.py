@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.mptcp.linux.plugins.module_utils.command import remembering
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.info.ss import read_sockets
 from ansible_collections.mptcp.linux.plugins.module_utils.info.tools import read_tools
@@ -44,19 +45,6 @@ def resolve_subsets(asked):
     """['all'] or names -> the subsets to read, in SUBSETS order."""
     asked = set(asked or ["all"])
     return [name for name in SUBSETS if "all" in asked or name in asked]
-
-
-def remembering(run):
-    """run, answering a command asked twice from memory: gathering only reads, and two
-    subsets may ask the same (`nmcli --version` for tools and for nm)."""
-    answers = {}
-
-    def remembered(argv):
-        key = tuple(argv)
-        if key not in answers:
-            answers[key] = run(argv)
-        return answers[key]
-    return remembered
 
 
 class Gatherer:
