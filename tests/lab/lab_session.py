@@ -9,7 +9,6 @@ of that."""
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 

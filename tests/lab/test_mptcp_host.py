@@ -21,7 +21,6 @@ import re
 
 import pytest
 
-import lab_session as shared
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+import lab_session as shared
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
@@ -44,8 +46,6 @@ sys.stdin.read()
 # a module run at the lock is a process that was not there before.)
 OPENED_BY = """
 import os, sys
-
-import lab_session as shared
 lock = os.stat(sys.argv[1])
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
