@@ -17,6 +17,7 @@ import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import LinkFailure
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.local_interfaces import interfaces_by_address
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import (
     counter_deltas,
     fallback_reason,
@@ -37,8 +38,9 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import
     payload,
     remaining,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.subflow_series import SubflowSeries
 
-REPORT_LIMIT = 1 << 16
+REPORT_LIMIT = 1 << 20  # the server's report, with its sampled series
 CONNECT_RETRY = 0.2  # seconds between connects while the server is not listening yet
 
 
@@ -121,10 +123,12 @@ class _Deadline:
 
 class _RunState:
     """What the client keeps for itself while it runs, never in its result: the clock
-    reading when the link went down (for seconds_after_failure)."""
+    reading when the link went down (for seconds_after_failure), and the interfaces of
+    the local addresses as they were before (a link taken down loses its IPv6 ones)."""
 
     def __init__(self):
         self.failed_at = None
+        self.interfaces = {}
 
 
 def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
@@ -136,7 +140,7 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
               "size": spec["size"], "seed": spec["seed"], "bytes": 0, "digest": None, "seconds": None,
               "mbit_per_s": None, "checksum_matched": False, "server": None, "mptcp": False,
               "negotiated_by": None, "fallback": False, "fallback_reason": None, "token": None,
-              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "counters": {}, "events": [], "failover": None,
+              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "subflow_stats": [], "subflow_samples": None, "counters": {}, "events": [], "failover": None,
               "joins": None, "warnings": []}
     listener = EventListener() if spec["events"] else None
     if listener is not None and not listener.start():
@@ -151,7 +155,8 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
         sock, before = _connect(spec, deadline.at, clock)
         local = sock.getsockname()
         result["local_address"], result["local_port"] = local[0], local[1]
-        sampler = SubflowSampler(sock, clock)
+        state.interfaces = interfaces_by_address()
+        sampler = SubflowSampler(sock, clock, SubflowSeries(deadline.start, "bytes_acked"))
         sampler.sample(force=True)
         message = _send(spec, sock, sampler, failure, result, deadline, state)
     except (MptcpError, OSError) as exc:
@@ -172,6 +177,10 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
                 listener.wait_for(lambda event: event["type"] == "closed" and event.get("token") == token, LINGER)
             events = listener.stop()
             result["events"] = events_of(events, [token] if token else [])
+        if sampler is not None:
+            interfaces = interfaces_by_address()
+            interfaces.update(state.interfaces)
+            result["subflow_stats"], result["subflow_samples"] = sampler.series.report(interfaces, result["events"])
         if diagnose is not None and result["mptcp"]:
             result["joins"] = diagnose(result)
     return result, message
@@ -237,6 +246,10 @@ def _send(spec, sock, sampler, failure, result, deadline, state):
     if failure is not None:
         result["failover"]["completed"] = True
         result["failover"]["seconds_after_failure"] = round(deadline.clock() - state.failed_at, 3)
+        # The receiver's longest stretch without new bytes: the failover's stall.
+        timeline = report.get("receive_timeline") or {}
+        result["failover"]["gap_ms"] = timeline.get("longest_gap_ms")
+        result["failover"]["gap_after_bytes"] = timeline.get("longest_gap_after_bytes")
     if not result["checksum_matched"]:
         return "the server received %s bytes with SHA-256 %s; the client sent %d bytes with SHA-256 %s" % (
             report.get("bytes"), report.get("digest"), result["bytes"], digest.hexdigest())
