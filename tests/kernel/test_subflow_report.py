@@ -1,0 +1,158 @@
+"""Per-subflow bytes and the failover gap of mptcp.linux.mptcp_transfer, between two network
+namespaces joined by two veth pairs (the pair fixture of test_mptcp_transfer.py), checked
+against the kernel's own counters of each link (/sys/class/net/*/statistics), never the
+module's report of itself; and the verify report of real transfers drawn as verify.html
+and read back from headless Chromium (what the browser shows: its DOM and a screenshot)."""
+
+import json
+import os
+import re
+import struct
+import subprocess
+import tempfile
+
+from test_mptcp_transfer import Counters, link_bytes, pair  # noqa: F401 (pair is a fixture)
+
+from ansible_collections.mptcp.linux.plugins.filter.verify_html import verify_html
+from ansible_collections.mptcp.linux.plugins.filter.verify_report import verify_report, verify_table
+
+SIZE = 16 << 20
+# A frame carries at least this share of its bytes as TCP payload on these veth links
+# (1500-byte MTU, GSO: headers are a few percent); the slack covers ARP, neighbour
+# discovery and the handshakes, which carry no payload.
+HEADER_SHARE = 1.10
+SLACK = 256 << 10
+
+
+def by_interface(subflows):
+    return {subflow["interface"]: subflow for subflow in subflows}
+
+
+def test_each_subflow_carried_what_its_link_counted(pair):  # noqa: F811
+    pair.shape()
+    counters = Counters(pair)
+    server_links = link_bytes(pair.server, "s1", "s2")
+    client, server = pair.transfer(size=SIZE, seed=5)
+    counters.stop()
+    received = {link: after[1] - server_links[link][1] for link, after in link_bytes(pair.server, "s1", "s2").items()}
+    assert not client.get("failed"), client
+    sent = by_interface(client["subflow_stats"])
+    [seen] = server["connections"]
+    got = by_interface(seen["subflow_stats"])
+    print("\nper subflow, client: %s\nserver: %s\nlinks: client tx %s, server rx %s" % (
+        json.dumps(client["subflow_stats"]), json.dumps(seen["subflow_stats"]), counters.sent, received))
+    assert sorted(sent) == ["c1", "c2"] and sorted(got) == ["s1", "s2"]
+    assert (sent["c1"]["local"], sent["c1"]["remote"]) == ("198.18.101.2", "198.18.101.1")
+    assert (sent["c2"]["local"], sent["c2"]["remote"]) == ("198.18.102.2", "198.18.102.1")
+    assert [subflow["backup"] for subflow in client["subflow_stats"]] == [False, False]
+    for client_link, server_link in (("c1", "s1"), ("c2", "s2")):
+        # What the subflow's TCP socket says it sent is payload the link's frames carried:
+        # never more than the link counted, and the link counted little else.
+        payload, frames = sent[client_link]["bytes_sent"], counters.sent[client_link]
+        assert payload <= frames <= payload * HEADER_SHARE + SLACK, (client_link, payload, frames)
+        assert sent[client_link]["bytes_acked"] <= payload + 1
+        # The same on the receiving side, with the server's links.
+        payload, frames = got[server_link]["bytes_received"], received[server_link]
+        assert payload <= frames <= payload * HEADER_SHARE + SLACK, (server_link, payload, frames)
+    # Both paths carried data, and together all of it.
+    assert sum(subflow["bytes_received"] for subflow in seen["subflow_stats"]) >= SIZE
+    assert min(subflow["bytes_received"] for subflow in seen["subflow_stats"]) > SIZE // 5
+    # The series ends at the counters reported, and is bounded.
+    samples = client["subflow_samples"]
+    assert samples["counter"] == "bytes_acked" and 2 <= len(samples["samples"]) <= 300
+    assert samples["samples"][-1][1] == [subflow["bytes_acked"] for subflow in client["subflow_stats"]]
+    timeline = seen["receive_timeline"]
+    assert timeline["samples"][-1][1] == SIZE
+
+
+def test_failover_gap_at_the_receiver(pair):  # noqa: F811
+    pair.shape()
+    counters = Counters(pair)
+    client, server = pair.transfer(size="24M", fail_interface="c1", fail_after_fraction=0.3)
+    counters.stop()
+    assert not client.get("failed"), client
+    failover = client["failover"]
+    [seen] = server["connections"]
+    timeline = seen["receive_timeline"]
+    print("\nfailover of c1: gap %s ms after %s bytes received (link down after %s sent), %s s to the end;"
+          " subflows %s" % (failover["gap_ms"], failover["gap_after_bytes"], failover["after_bytes"],
+                            failover["seconds_after_failure"], json.dumps(client["subflow_stats"])))
+    assert failover["completed"] is True and client["checksum_matched"] is True
+    assert seen["bytes"] == 24 << 20
+    assert failover["gap_ms"] == timeline["longest_gap_ms"] and failover["gap_ms"] > 0
+    # The stall began at a hole the dead link left: before what had been sent when it went down.
+    assert failover["gap_after_bytes"] <= failover["after_bytes"]
+    # The receiver's series (sampled on arrival) has no sample inside the stall.
+    start, end = timeline["longest_gap_at_seconds"], timeline["longest_gap_at_seconds"] + failover["gap_ms"] / 1000.0
+    around = [(a, b) for a, b in zip(timeline["samples"], timeline["samples"][1:])
+              if a[0] <= start + 0.001 and b[0] >= end - 0.002]
+    assert around, (start, end, timeline["samples"])
+    # The c1 subflow carried part of the data only, all of it through c1 (its link
+    # counted at least as much), and c2 the rest.
+    stats = by_interface(client["subflow_stats"])
+    assert stats["c1"]["bytes_sent"] < failover["after_bytes"]
+    assert stats["c1"]["bytes_sent"] <= counters.sent["c1"]
+    assert stats["c2"]["bytes_sent"] <= counters.sent["c2"]
+    assert stats["c1"]["bytes_acked"] + stats["c2"]["bytes_acked"] >= 24 << 20
+
+
+CHROMIUM = "chromium"
+
+
+def chromium(*args):
+    """Debian's chromium, headless, in a profile of its own; -> the finished process."""
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                               "--user-data-dir=" + profile] + list(args),
+                              capture_output=True, text=True, timeout=120, check=False)
+
+
+def png_size(path):
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", head
+    return struct.unpack(">II", head[16:24])
+
+
+def test_verify_html_in_a_browser(pair, tmp_path):  # noqa: F811
+    """Real transfers (MPTCP, then with c2 taken down) as verify.yml registers them, the
+    report and its page; Chromium renders the page: one chart per pair, one line per
+    subflow, a marker per failover, the numbers, all without the network."""
+    pair.shape()
+    mptcp, _server = pair.transfer(size="12M", seed=1)
+    failover, _server = pair.transfer(size="12M", seed=2, fail_interface="c2", fail_after_fraction=0.4)
+    hostvars = {"cli": {
+        "__mptcp_verify_mptcp": {"results": [dict(mptcp, item="srv")]},
+        "__mptcp_verify_failover": {"results": [dict(failover, item=["srv", "c2"])]},
+    }}
+    report = verify_report(hostvars, ["cli"], ["srv"], {"subflows": 2})
+    assert report["problems"] == [], report["problems"]
+    [entry] = report["pairs"]
+    gap = entry["failover"][0]["gap_ms"]
+    assert gap == failover["failover"]["gap_ms"] and "gap %d ms" % gap in verify_table(report)
+    page = tmp_path / "verify.html"
+    page.write_text(verify_html(report))
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    dom = chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    html = dom.stdout
+    charts = re.findall(r'<svg[^>]*class="pair-chart"', html)
+    lines = re.findall(r'<path[^>]*class="subflow"', html)
+    markers = re.findall(r'<line[^>]*class="failover-marker"', html)
+    print("\nDOM: %d chart(s), %d subflow line(s), %d failover marker(s), failover gap %s ms" % (
+        len(charts), len(lines), len(markers), gap))
+    assert len(charts) == 1
+    expected_lines = len(entry["mptcp"]["subflow_stats"]) + len(entry["failover"][0]["subflow_stats"])
+    assert len(lines) == expected_lines >= 4
+    assert len(markers) == 1
+    assert "cli -&gt; srv" in html or "cli → srv" in html or "cli -> srv" in html
+    assert "%d ms" % gap in html
+    # Nothing the page needs comes from elsewhere.
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    shot = tmp_path / "verify.png"
+    done = chromium("--screenshot=%s" % shot, "--window-size=1200,1600", page.as_uri())
+    assert done.returncode == 0, done.stderr
+    width, height = png_size(str(shot))
+    assert (width, height) == (1200, 1600)
+    # Not blank: a page of charts compresses far less than an empty one.
+    assert os.path.getsize(str(shot)) > 20000, os.path.getsize(str(shot))
