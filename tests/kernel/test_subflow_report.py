@@ -80,8 +80,6 @@ def test_failover_gap_at_the_receiver(pair):  # noqa: F811
     assert failover["completed"] is True and client["checksum_matched"] is True
     assert seen["bytes"] == 24 << 20
     assert failover["gap_ms"] == timeline["longest_gap_ms"] and failover["gap_ms"] > 0
-    # The stall began at a hole the dead link left: before what had been sent when it went down.
-    assert failover["gap_after_bytes"] <= failover["after_bytes"]
     # The receiver's series (sampled on arrival) has no sample inside the stall.
     start, end = timeline["longest_gap_at_seconds"], timeline["longest_gap_at_seconds"] + failover["gap_ms"] / 1000.0
     around = [(a, b) for a, b in zip(timeline["samples"], timeline["samples"][1:])

@@ -29,6 +29,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_socket 
     open_socket,
     tcp_is_mptcp,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.bounded_series import SAMPLE_INTERVAL
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import EventListener, events_of
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import (
     LINGER,
@@ -80,11 +81,21 @@ def _connect(spec, deadline, clock):
                 " from %s" % spec["bind_address"] if spec["bind_address"] else "", exc.strerror or exc))
 
 
-def _read_report(sock, deadline, clock):
+def _read_report(sock, deadline, clock, sampler=None):
+    """The server's one-line JSON report. While it has not come, the data still drains
+    from the send buffer: the subflows' counters go on being sampled."""
     data = b""
     while b"\n" not in data and len(data) < REPORT_LIMIT:
-        sock.settimeout(remaining(deadline, clock))
-        more = sock.recv(REPORT_LIMIT - len(data))
+        sock.settimeout(min(SAMPLE_INTERVAL, remaining(deadline, clock)) if sampler is not None
+                        else remaining(deadline, clock))
+        try:
+            more = sock.recv(REPORT_LIMIT - len(data))
+        except socket.timeout:
+            if sampler is None:
+                raise
+            remaining(deadline, clock)
+            sampler.sample(force=True)
+            continue
         if not more:
             break
         data += more
@@ -234,7 +245,7 @@ def _send(spec, sock, sampler, failure, result, deadline, state):
     result["subflows_end"] = sampler.last if sampler.last is not None else 1
     result["paths"] = sampler.paths or []
     sock.shutdown(socket.SHUT_WR)
-    report = _read_report(sock, deadline.at, deadline.clock)
+    report = _read_report(sock, deadline.at, deadline.clock, sampler)
     seconds = deadline.clock() - started
     result.update({
         "digest": digest.hexdigest(),
