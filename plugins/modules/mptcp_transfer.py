@@ -463,7 +463,7 @@ failover:
     gap_ms:
       description:
         - The failover gap - the longest stretch with no new bytes at the receiver, in ms, from the
-          server's RV(connections[].receive_timeline.longest_gap_ms) (between the first and the last byte,
+          server's C(longest_gap_ms) of RV(connections[].receive_timeline) (between the first and the last byte,
           so on a transfer with a failover it is the failover's stall unless a longer one came elsewhere).
       type: int
       version_added: 1.2.0

@@ -22,9 +22,10 @@ def tcp_info(state=1, acked=0, received=0, sent=0, retrans=0, size=TCP_INFO_SIZE
 def test_tcp_info_byte_counters():
     assert parse_tcp_info(tcp_info(acked=1001, received=7, sent=1000, retrans=3)) == {
         "state": "established", "bytes_acked": 1001, "bytes_received": 7, "bytes_sent": 1000, "bytes_retrans": 3}
-    # An old kernel's shorter struct: only the counters it covers.
+    # A shorter struct (an old kernel's, or cut short): only the counters it covers whole.
     assert parse_tcp_info(tcp_info(acked=5, size=136)) == {"state": "established", "bytes_acked": 5,
                                                            "bytes_received": 0}
+    assert parse_tcp_info(tcp_info(acked=5, size=132)) == {"state": "established", "bytes_acked": 5}
     assert parse_tcp_info(tcp_info(state=7, size=8)) == {"state": "close"}
 
 
