@@ -373,9 +373,12 @@ subflow_stats:
       type: str
     backup:
       description:
-        - The subflow is a backup path, as the path manager's events of it say (C(sf_established), C(sf_prio),
-          the last one winning); V(false) for a subflow without such an event when events were collected,
-          null without events (O(events=false) or the subscription refused).
+        - The subflow is a backup path for this host's sending, as the path manager's events of it say
+          (the C(backup) of C(sf_established) and C(sf_prio), the last one winning), that is the peer asked for
+          it (the backup bit of its MP_JOIN or MP_PRIO). So a client joining a server's backup endpoint
+          reports V(true); the server's side of that subflow says what the client asked.
+        - V(false) for a subflow without such an event when events were collected (the initial one), null
+          without events (O(events=false) or the subscription refused).
       type: bool
     state:
       description: Its TCP state when last seen, like V(established) or V(close).

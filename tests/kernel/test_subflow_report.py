@@ -154,3 +154,25 @@ def test_verify_html_in_a_browser(pair, tmp_path):  # noqa: F811
     assert (width, height) == (1200, 1600)
     # Not blank: a page of charts compresses far less than an empty one.
     assert os.path.getsize(str(shot)) > 20000, os.path.getsize(str(shot))
+
+
+def test_a_backup_subflow_is_reported_as_backup(pair):  # noqa: F811
+    """The server's second address is a backup endpoint: the client's subflow to it is
+    marked backup (the server's MP_JOIN answer asks for it; the client's events say so),
+    and its link carries next to nothing of the data (the links' own counters) while the
+    first path is up. (The server's own events of that subflow say backup=0 on 6.18: they
+    carry what the peer asked, and the client asked nothing.)"""
+    pair.shape()
+    pair.server.ip("mptcp", "endpoint", "change", "id", "1", "backup")
+    counters = Counters(pair)
+    client, server = pair.transfer(size="8M", seed=9)
+    counters.stop()
+    assert not client.get("failed"), client
+    [seen] = server["connections"]
+    backup = {s["interface"]: s["backup"] for s in client["subflow_stats"]}
+    print("\nbackup flags, client %s, server %s; links sent %s" % (
+        backup, {s["interface"]: s["backup"] for s in seen["subflow_stats"]}, counters.sent))
+    assert backup == {"c1": False, "c2": True}
+    # The backup path carried what the subflow says it sent, and that is next to nothing.
+    stats = by_interface(client["subflow_stats"])
+    assert stats["c2"]["bytes_sent"] <= counters.sent["c2"] < SLACK
