@@ -189,9 +189,9 @@ def verify_html(report, title="MPTCP verify report"):
         out.append('<section class="pair"><h2>%s</h2>' % escape(name))
         charted = _charted(pair)
         height = max(1, len(charted)) * PANEL
+        label = escape("throughput per subflow, " + name)
         out.append('<svg class="pair-chart" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-                   'viewBox="0 0 %d %d" role="img" aria-label="%s">' % (WIDTH, height, WIDTH, height,
-                                                                       escape("throughput per subflow, " + name)))
+                   'viewBox="0 0 %d %d" role="img" aria-label="%s">' % (WIDTH, height, WIDTH, height, label))
         if not charted:
             out.append('<text x="20" y="40">no samples of the subflows to draw</text>')
         for index, (label, transfer) in enumerate(charted):

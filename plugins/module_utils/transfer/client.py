@@ -151,8 +151,8 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
               "size": spec["size"], "seed": spec["seed"], "bytes": 0, "digest": None, "seconds": None,
               "mbit_per_s": None, "checksum_matched": False, "server": None, "mptcp": False,
               "negotiated_by": None, "fallback": False, "fallback_reason": None, "token": None,
-              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "subflow_stats": [], "subflow_samples": None, "counters": {}, "events": [], "failover": None,
-              "joins": None, "warnings": []}
+              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "subflow_stats": [],
+              "subflow_samples": None, "counters": {}, "events": [], "failover": None, "joins": None, "warnings": []}
     listener = EventListener() if spec["events"] else None
     if listener is not None and not listener.start():
         result["warnings"].append(listener.warning)

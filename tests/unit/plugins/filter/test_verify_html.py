@@ -29,10 +29,10 @@ def transfer(item, failover=None):
 
 
 def report():
+    failover = {"completed": True, "interface": "c2", "at_seconds": 0.4, "gap_ms": 812}
     hostvars = {"cli": {
         "__mptcp_verify_mptcp": {"results": [transfer("srv")]},
-        "__mptcp_verify_failover": {"results": [transfer(["srv", "c2"], {"completed": True, "interface": "c2",
-                                                                        "at_seconds": 0.4, "gap_ms": 812})]},
+        "__mptcp_verify_failover": {"results": [transfer(["srv", "c2"], failover)]},
     }}
     return verify_report(hostvars, ["cli"], ["srv"], {"subflows": 2})
 
@@ -67,8 +67,8 @@ def test_page_one_chart_per_pair_one_line_per_subflow_a_marker_per_failover():
     assert len(elements(page, "svg", "pair-chart")) == 1
     lines = elements(page, "path", "subflow")
     assert len(lines) == 4 and all(line["d"].startswith("M") for line in lines)
-    assert [line["data-subflow"] for line in lines[:2]] == ["198.18.101.2 -> 198.18.101.1 (c1)",
-                                                           "198.18.102.2 -> 198.18.102.1 (c2)"]
+    assert [line["data-subflow"] for line in lines[:2]] == [
+        "198.18.101.2 -> 198.18.101.1 (c1)", "198.18.102.2 -> 198.18.102.1 (c2)"]
     assert len(elements(page, "line", "failover-marker")) == 1
     assert "812 ms" in page and "cli -&gt; srv" in page
     # Self-contained: no script, nothing fetched.
