@@ -9,9 +9,12 @@ import os
 import re
 import struct
 import subprocess
+import sys
 import tempfile
 
-from test_mptcp_transfer import Counters, link_bytes, pair  # noqa: F401 (pair is a fixture)
+import yaml
+
+from test_mptcp_transfer import REPO, SERVER_ADDRESS, Counters, link_bytes, pair  # noqa: F401 (pair is a fixture)
 
 from ansible_collections.mptcp.linux.plugins.filter.verify_html import verify_html
 from ansible_collections.mptcp.linux.plugins.filter.verify_report import verify_report, verify_table
@@ -112,6 +115,28 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
+def shown(page, charts, lines, markers, gap):
+    """What Chromium shows of the page: its DOM (charts, subflow lines, failover markers,
+    the pair and the gap) and a screenshot that is not blank."""
+    dom = chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    html = dom.stdout
+    found = (len(re.findall(r'<svg[^>]*class="pair-chart"', html)), len(re.findall(r'<path[^>]*class="subflow"', html)),
+             len(re.findall(r'<line[^>]*class="failover-marker"', html)))
+    print("\nDOM: %d chart(s), %d subflow line(s), %d failover marker(s), failover gap %s ms" % (found + (gap,)))
+    assert found == (charts, lines, markers)
+    assert "cli -&gt; srv" in html or "client -&gt; server" in html
+    assert "%d ms" % gap in html
+    # Nothing the page needs comes from elsewhere.
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    shot = page.parent / (page.name + ".png")
+    done = chromium("--screenshot=%s" % shot, "--window-size=1200,1600", page.as_uri())
+    assert done.returncode == 0, done.stderr
+    assert png_size(str(shot)) == (1200, 1600)
+    # Not blank: a page of charts compresses far less than an empty one (about 9 KB).
+    assert os.path.getsize(str(shot)) > 20000, os.path.getsize(str(shot))
+
+
 def test_verify_html_in_a_browser(pair, tmp_path):  # noqa: F811
     """Real transfers (MPTCP, then with c2 taken down) as verify.yml registers them, the
     report and its page; Chromium renders the page: one chart per pair, one line per
@@ -131,29 +156,9 @@ def test_verify_html_in_a_browser(pair, tmp_path):  # noqa: F811
     page = tmp_path / "verify.html"
     page.write_text(verify_html(report))
     (tmp_path / "report.json").write_text(json.dumps(report))
-    dom = chromium("--dump-dom", page.as_uri())
-    assert dom.returncode == 0, dom.stderr
-    html = dom.stdout
-    charts = re.findall(r'<svg[^>]*class="pair-chart"', html)
-    lines = re.findall(r'<path[^>]*class="subflow"', html)
-    markers = re.findall(r'<line[^>]*class="failover-marker"', html)
-    print("\nDOM: %d chart(s), %d subflow line(s), %d failover marker(s), failover gap %s ms" % (
-        len(charts), len(lines), len(markers), gap))
-    assert len(charts) == 1
     expected_lines = len(entry["mptcp"]["subflow_stats"]) + len(entry["failover"][0]["subflow_stats"])
-    assert len(lines) == expected_lines >= 4
-    assert len(markers) == 1
-    assert "cli -&gt; srv" in html or "cli → srv" in html or "cli -> srv" in html
-    assert "%d ms" % gap in html
-    # Nothing the page needs comes from elsewhere.
-    assert not re.search(r'(src|href)="(https?:)?//', html)
-    shot = tmp_path / "verify.png"
-    done = chromium("--screenshot=%s" % shot, "--window-size=1200,1600", page.as_uri())
-    assert done.returncode == 0, done.stderr
-    width, height = png_size(str(shot))
-    assert (width, height) == (1200, 1600)
-    # Not blank: a page of charts compresses far less than an empty one.
-    assert os.path.getsize(str(shot)) > 20000, os.path.getsize(str(shot))
+    assert expected_lines >= 4
+    shown(page, charts=1, lines=expected_lines, markers=1, gap=gap)
 
 
 def test_a_backup_subflow_is_reported_as_backup(pair):  # noqa: F811
@@ -176,3 +181,39 @@ def test_a_backup_subflow_is_reported_as_backup(pair):  # noqa: F811
     # The backup path carried what the subflow says it sent, and that is next to nothing.
     stats = by_interface(client["subflow_stats"])
     assert stats["c2"]["bytes_sent"] <= counters.sent["c2"] < SLACK
+
+
+def test_verify_playbook_writes_the_page_beside_its_report(pair, tmp_path):  # noqa: F811
+    """playbooks/verify.yml as a user runs it, its server and client being inventory hosts
+    that live in the two namespaces (the server's listener async, as always): the JSON
+    report carries each subflow's bytes and the failover's gap, the table shows the gap,
+    and verify.html beside them is what Chromium renders with a chart, its lines and the
+    failover marked."""
+    pair.shape()
+    inventory = {"all": {"children": {
+        "mptcp_servers": {"hosts": {"server": {"ansible_connection": "local", "mptcp_verify_address": SERVER_ADDRESS,
+                                               "ansible_python_interpreter": pair.server.interpreter(str(tmp_path))}}},
+        "mptcp_clients": {"hosts": {"client": {"ansible_connection": "local",
+                                               "ansible_python_interpreter": pair.client.interpreter(str(tmp_path))}}},
+    }}, "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    extra = {"mptcp_verify_report": str(tmp_path / "out" / "report.json"), "mptcp_verify_size": "12MiB",
+             "mptcp_verify_timeout": 45, "mptcp_verify_compare_tcp": False, "mptcp_verify_failover": True,
+             "mptcp_verify_failover_interfaces": ["c2"], "mptcp_verify_port": 5210}
+    (tmp_path / "out").mkdir()
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="0", LC_ALL="C.UTF-8", ANSIBLE_ASYNC_DIR=str(tmp_path / "async"))
+    done = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
+                           os.path.join(REPO, "playbooks", "verify.yml"), "-e", json.dumps(extra)],
+                          capture_output=True, text=True, env=env, timeout=400, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    [entry] = report["pairs"]
+    [failover] = entry["failover"]
+    assert sorted(s["interface"] for s in entry["mptcp"]["subflow_stats"]) == ["c1", "c2"]
+    assert all(s["bytes_sent"] and s["bytes_received"] for s in entry["mptcp"]["subflow_stats"])
+    assert failover["gap_ms"] and failover["gap_ms"] == failover["failover"]["gap_ms"]
+    table = (tmp_path / "out" / "report.txt").read_text()
+    print("\n" + table)
+    assert "c2 down: ok, gap %d ms" % failover["gap_ms"] in table
+    lines = len(entry["mptcp"]["subflow_stats"]) + len(failover["subflow_stats"])
+    shown(tmp_path / "out" / "verify.html", charts=1, lines=lines, markers=1, gap=failover["gap_ms"])
