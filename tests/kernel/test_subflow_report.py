@@ -14,11 +14,15 @@ import tempfile
 
 import yaml
 
-from test_mptcp_transfer import REPO, SERVER_ADDRESS, Counters, link_bytes, pair  # noqa: F401 (pair is a fixture)
+import test_mptcp_transfer
+from test_mptcp_transfer import REPO, SERVER_ADDRESS, Counters, link_bytes
 
 from ansible_collections.mptcp.linux.plugins.filter.verify_html import verify_html
 from ansible_collections.mptcp.linux.plugins.filter.verify_report import verify_report, verify_table
 
+# The fixture of test_mptcp_transfer.py: the two namespaces, their two veth links and the
+# path manager set up as the guides do it.
+pair = test_mptcp_transfer.pair
 SIZE = 16 << 20
 # A frame carries at least this share of its bytes as TCP payload on these veth links
 # (1500-byte MTU, GSO: headers are a few percent); the slack covers ARP, neighbour
@@ -31,7 +35,7 @@ def by_interface(subflows):
     return {subflow["interface"]: subflow for subflow in subflows}
 
 
-def test_each_subflow_carried_what_its_link_counted(pair):  # noqa: F811
+def test_each_subflow_carried_what_its_link_counted(pair):
     pair.shape()
     counters = Counters(pair)
     server_links = link_bytes(pair.server, "s1", "s2")
@@ -68,7 +72,7 @@ def test_each_subflow_carried_what_its_link_counted(pair):  # noqa: F811
     assert timeline["samples"][-1][1] == SIZE
 
 
-def test_failover_gap_at_the_receiver(pair):  # noqa: F811
+def test_failover_gap_at_the_receiver(pair):
     pair.shape()
     counters = Counters(pair)
     client, server = pair.transfer(size="24M", fail_interface="c1", fail_after_fraction=0.3)
@@ -137,7 +141,7 @@ def shown(page, charts, lines, markers, gap):
     assert os.path.getsize(str(shot)) > 20000, os.path.getsize(str(shot))
 
 
-def test_verify_html_in_a_browser(pair, tmp_path):  # noqa: F811
+def test_verify_html_in_a_browser(pair, tmp_path):
     """Real transfers (MPTCP, then with c2 taken down) as verify.yml registers them, the
     report and its page; Chromium renders the page: one chart per pair, one line per
     subflow, a marker per failover, the numbers, all without the network."""
@@ -161,7 +165,7 @@ def test_verify_html_in_a_browser(pair, tmp_path):  # noqa: F811
     shown(page, charts=1, lines=expected_lines, markers=1, gap=gap)
 
 
-def test_a_backup_subflow_is_reported_as_backup(pair):  # noqa: F811
+def test_a_backup_subflow_is_reported_as_backup(pair):
     """The server's second address is a backup endpoint: the client's subflow to it is
     marked backup (the server's MP_JOIN answer asks for it; the client's events say so),
     and its link carries next to nothing of the data (the links' own counters) while the
@@ -183,7 +187,7 @@ def test_a_backup_subflow_is_reported_as_backup(pair):  # noqa: F811
     assert stats["c2"]["bytes_sent"] <= counters.sent["c2"] < SLACK
 
 
-def test_verify_playbook_writes_the_page_beside_its_report(pair, tmp_path):  # noqa: F811
+def test_verify_playbook_writes_the_page_beside_its_report(pair, tmp_path):
     """playbooks/verify.yml as a user runs it, its server and client being inventory hosts
     that live in the two namespaces (the server's listener async, as always): the JSON
     report carries each subflow's bytes and the failover's gap, the table shows the gap,
