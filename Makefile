@@ -23,7 +23,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-DEBIAN_PACKAGES := podman runc debootstrap iproute2 iperf3 python3-venv git shellcheck
+DEBIAN_PACKAGES := podman runc debootstrap iproute2 iperf3 python3-venv git shellcheck chromium
 
 # Run a stage, print its time, keep its exit status.
 define stage

@@ -23,6 +23,28 @@ def _for_server(results, server):
             (isinstance(r.get("item"), list) and r["item"][0] == server)]
 
 
+def _subflows(result):
+    """Each subflow of the client's connection: its addresses, interface, backup flag and
+    bytes sent and acknowledged (the client's counters), with the bytes the server's side
+    of the same subflow received (matched by addresses and ports)."""
+    received = {}
+    for subflow in (result.get("server") or {}).get("subflow_stats") or []:
+        key = (subflow.get("remote"), subflow.get("remote_port"), subflow.get("local"), subflow.get("local_port"))
+        received[key] = subflow
+    subflows = []
+    for subflow in result.get("subflow_stats") or []:
+        other = received.get((subflow.get("local"), subflow.get("local_port"), subflow.get("remote"),
+                              subflow.get("remote_port"))) or {}
+        subflows.append({
+            "local": subflow.get("local"), "local_port": subflow.get("local_port"),
+            "remote": subflow.get("remote"), "remote_port": subflow.get("remote_port"),
+            "interface": subflow.get("interface"), "backup": subflow.get("backup"),
+            "bytes_sent": subflow.get("bytes_sent"), "bytes_acked": subflow.get("bytes_acked"),
+            "bytes_received": other.get("bytes_received"), "server_interface": other.get("interface"),
+        })
+    return subflows
+
+
 def _transfer(result):
     if result is None:
         return None
@@ -40,6 +62,8 @@ def _transfer(result):
         "bytes_lost": (result.get("size") or 0) - ((result.get("server") or {}).get("bytes") or 0),
         "paths": ["%s -> %s" % (p.get("local"), p.get("remote")) for p in result.get("paths") or []],
         "events": [e.get("line") or e.get("type") for e in result.get("events") or []],
+        "subflow_stats": _subflows(result),
+        "subflow_samples": result.get("subflow_samples"),
         "server": result.get("server"),
         "failover": result.get("failover"),
         "joins": result.get("joins"),
@@ -56,7 +80,8 @@ def _pair(hostvars, client, server, expectations):
         "server": server,
         "tcp": _transfer(tcp[0]) if tcp else None,
         "mptcp": _transfer(mptcp[0]) if mptcp else None,
-        "failover": [dict(_transfer(r), interface=r["item"][1]) for r in failovers],
+        "failover": [dict(_transfer(r), interface=r["item"][1], gap_ms=(r.get("failover") or {}).get("gap_ms"))
+                     for r in failovers],
         "services": [{"port": r["item"][1], "mptcp": bool(r.get("mptcp")) and not r.get("failed"),
                       "fallback_reason": r.get("fallback_reason") or r.get("msg")} for r in services],
     }
@@ -141,7 +166,8 @@ def verify_table(report):
             negotiated = "yes" + ("" if mptcp.get("checksum_matched") else " (checksum mismatch)")
         else:
             negotiated = "no (fell back)"
-        failover = ", ".join("%s down: %s" % (f.get("interface"), "ok" if _intact(f) else "FAILED")
+        failover = ", ".join("%s down: %s%s" % (f.get("interface"), "ok" if _intact(f) else "FAILED",
+                                                "" if f.get("gap_ms") is None else ", gap %s ms" % f["gap_ms"])
                              for f in pair.get("failover", [])) or "-"
         services = ", ".join("%s: %s" % (s["port"], "MPTCP" if s["mptcp"] else "TCP")
                              for s in pair.get("services", [])) or "-"

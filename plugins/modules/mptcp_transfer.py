@@ -324,6 +324,7 @@ paths:
   description:
     - The subflows when the last byte was sent, with their TCP state and addresses (from
       C(MPTCP_TCPINFO) and C(MPTCP_SUBFLOW_ADDRS)); empty without MPTCP or before Linux 5.16.
+    - Since 1.2.0 each also has the byte counters of RV(subflow_stats) as of then.
   returned: role is client
   type: list
   elements: dict
@@ -345,6 +346,89 @@ paths:
       type: int
   sample: [{"state": "established", "local": "198.18.1.20", "local_port": 41872, "remote": "198.18.1.10", "remote_port": 5210},
            {"state": "established", "local": "198.18.2.20", "local_port": 51537, "remote": "198.18.2.10", "remote_port": 5210}]
+subflow_stats:
+  description:
+    - Every subflow the connection had, in the order they appeared, with the kernel's byte
+      counters of the subflow's own TCP socket (C(MPTCP_TCPINFO), Linux 5.16 and later; a
+      subflow that closed keeps its last counters). Empty without MPTCP or before Linux 5.16.
+  returned: role is client
+  type: list
+  elements: dict
+  version_added: 1.2.0
+  contains:
+    local:
+      description: Local address.
+      type: str
+    local_port:
+      description: Local port.
+      type: int
+    remote:
+      description: Remote address.
+      type: str
+    remote_port:
+      description: Remote port.
+      type: int
+    interface:
+      description: The local interface holding RV(subflow_stats[].local) (from the kernel's address list), null when none does.
+      type: str
+    backup:
+      description:
+        - The subflow is a backup path for this host's sending, as the path manager's events of it say
+          (the C(backup) of C(sf_established) and C(sf_prio), the last one winning), that is the peer asked for
+          it (the backup bit of its MP_JOIN or MP_PRIO). So a client joining a server's backup endpoint
+          reports V(true); the server's side of that subflow says what the client asked.
+        - V(false) for a subflow without such an event when events were collected (the initial one), null
+          without events (O(events=false) or the subscription refused).
+      type: bool
+    state:
+      description: Its TCP state when last seen, like V(established) or V(close).
+      type: str
+    bytes_sent:
+      description: C(tcpi_bytes_sent) of the subflow's TCP socket, retransmissions included (Linux 4.19 and later).
+      type: int
+    bytes_acked:
+      description: C(tcpi_bytes_acked), the bytes the peer acknowledged on this subflow (the SYN counts 1).
+      type: int
+    bytes_received:
+      description: C(tcpi_bytes_received), the bytes received on this subflow.
+      type: int
+    bytes_retrans:
+      description: C(tcpi_bytes_retrans), the bytes sent again.
+      type: int
+    first_seconds:
+      description: When it was first seen, seconds on the clock of RV(subflow_samples).
+      type: float
+    last_seconds:
+      description: When it was last seen.
+      type: float
+  sample:
+    - {"local": "198.18.101.2", "local_port": 38590, "remote": "198.18.101.1", "remote_port": 5210, "interface": "c1",
+       "backup": false, "state": "established", "bytes_sent": 8298496, "bytes_acked": 8298497, "bytes_received": 2213,
+       "bytes_retrans": 0, "first_seconds": 0.002, "last_seconds": 1.463}
+subflow_samples:
+  description:
+    - One byte counter of each subflow over the transfer, sampled every 100 ms at most; when 300 samples are held every other one goes and the interval doubles,
+      so the series stays small (the first and last samples stay).
+    - The client samples C(bytes_acked), the server C(bytes_received); the differences between
+      samples are each path's throughput over time (what the verify playbook draws).
+  returned: role is client
+  type: dict
+  version_added: 1.2.0
+  contains:
+    counter:
+      description: The counter sampled, V(bytes_acked) or V(bytes_received).
+      type: str
+    interval:
+      description: Seconds between samples at least (grows as the series is thinned).
+      type: float
+    samples:
+      description:
+        - "[seconds, [counter per subflow]]: the seconds after the start of the task on the client
+          (the clock of RV(failover.at_seconds)), after the accept on the server; one counter per
+          entry of RV(subflow_stats), in that order, null where the subflow was not there."
+      type: list
+      elements: list
+  sample: {"counter": "bytes_acked", "interval": 0.1, "samples": [[0.002, [1, 1]], [0.104, [301337, 297001]]]}
 server:
   description: The server's answer about this connection (see RV(connections) for its keys).
   returned: role is client and the server answered
@@ -379,6 +463,17 @@ failover:
     seconds_after_failure:
       description: From the link going down to the server's answer.
       type: float
+    gap_ms:
+      description:
+        - The failover gap - the longest stretch with no new bytes at the receiver, in ms, from the
+          server's C(longest_gap_ms) of RV(connections[].receive_timeline) (between the first and the last byte,
+          so on a transfer with a failover it is the failover's stall unless a longer one came elsewhere).
+      type: int
+      version_added: 1.2.0
+    gap_after_bytes:
+      description: The bytes the receiver had when that gap began (compare with RV(failover.after_bytes)).
+      type: int
+      version_added: 1.2.0
     restored:
       description: The link is up again with its addresses and routes.
       type: bool
@@ -509,6 +604,24 @@ connections:
     mbit_per_s:
       description: Throughput as the server saw it.
       type: float
+    subflow_stats:
+      description: The subflows of the connection on the server's side (see RV(subflow_stats)).
+      type: list
+      elements: dict
+      version_added: 1.2.0
+    subflow_samples:
+      description: Their C(bytes_received) over time (see RV(subflow_samples)).
+      type: dict
+      version_added: 1.2.0
+    receive_timeline:
+      description:
+        - What arrived over time - C(samples), [seconds after the accept, bytes received so far],
+          taken on arrival at most every C(interval) seconds (bounded like RV(subflow_samples), the last
+          arrival always in it); C(longest_gap_ms), the longest stretch between two arrivals, in ms;
+          C(longest_gap_at_seconds) and C(longest_gap_after_bytes), when it began and the bytes
+          received then (null with fewer than two arrivals).
+      type: dict
+      version_added: 1.2.0
     error:
       description: Why the connection did not finish, null when it did.
       type: str

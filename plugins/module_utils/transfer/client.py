@@ -17,6 +17,7 @@ import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import LinkFailure
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.local_interfaces import interfaces_by_address
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import (
     counter_deltas,
     fallback_reason,
@@ -28,6 +29,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_socket 
     open_socket,
     tcp_is_mptcp,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.bounded_series import SAMPLE_INTERVAL
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import EventListener, events_of
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import (
     LINGER,
@@ -37,8 +39,9 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import
     payload,
     remaining,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.subflow_series import SubflowSeries
 
-REPORT_LIMIT = 1 << 16
+REPORT_LIMIT = 1 << 20  # the server's report, with its sampled series
 CONNECT_RETRY = 0.2  # seconds between connects while the server is not listening yet
 
 
@@ -78,11 +81,21 @@ def _connect(spec, deadline, clock):
                 " from %s" % spec["bind_address"] if spec["bind_address"] else "", exc.strerror or exc))
 
 
-def _read_report(sock, deadline, clock):
+def _read_report(sock, deadline, clock, sampler=None):
+    """The server's one-line JSON report. While it has not come, the data still drains
+    from the send buffer: the subflows' counters go on being sampled."""
     data = b""
     while b"\n" not in data and len(data) < REPORT_LIMIT:
-        sock.settimeout(remaining(deadline, clock))
-        more = sock.recv(REPORT_LIMIT - len(data))
+        sock.settimeout(min(SAMPLE_INTERVAL, remaining(deadline, clock)) if sampler is not None
+                        else remaining(deadline, clock))
+        try:
+            more = sock.recv(REPORT_LIMIT - len(data))
+        except socket.timeout:
+            if sampler is None:
+                raise
+            remaining(deadline, clock)
+            sampler.sample(force=True)
+            continue
         if not more:
             break
         data += more
@@ -121,10 +134,12 @@ class _Deadline:
 
 class _RunState:
     """What the client keeps for itself while it runs, never in its result: the clock
-    reading when the link went down (for seconds_after_failure)."""
+    reading when the link went down (for seconds_after_failure), and the interfaces of
+    the local addresses as they were before (a link taken down loses its IPv6 ones)."""
 
     def __init__(self):
         self.failed_at = None
+        self.interfaces = {}
 
 
 def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
@@ -136,8 +151,8 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
               "size": spec["size"], "seed": spec["seed"], "bytes": 0, "digest": None, "seconds": None,
               "mbit_per_s": None, "checksum_matched": False, "server": None, "mptcp": False,
               "negotiated_by": None, "fallback": False, "fallback_reason": None, "token": None,
-              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "counters": {}, "events": [], "failover": None,
-              "joins": None, "warnings": []}
+              "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "subflow_stats": [],
+              "subflow_samples": None, "counters": {}, "events": [], "failover": None, "joins": None, "warnings": []}
     listener = EventListener() if spec["events"] else None
     if listener is not None and not listener.start():
         result["warnings"].append(listener.warning)
@@ -151,7 +166,8 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
         sock, before = _connect(spec, deadline.at, clock)
         local = sock.getsockname()
         result["local_address"], result["local_port"] = local[0], local[1]
-        sampler = SubflowSampler(sock, clock)
+        state.interfaces = interfaces_by_address()
+        sampler = SubflowSampler(sock, clock, SubflowSeries(deadline.start, "bytes_acked"))
         sampler.sample(force=True)
         message = _send(spec, sock, sampler, failure, result, deadline, state)
     except (MptcpError, OSError) as exc:
@@ -172,6 +188,10 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
                 listener.wait_for(lambda event: event["type"] == "closed" and event.get("token") == token, LINGER)
             events = listener.stop()
             result["events"] = events_of(events, [token] if token else [])
+        if sampler is not None:
+            interfaces = interfaces_by_address()
+            interfaces.update(state.interfaces)
+            result["subflow_stats"], result["subflow_samples"] = sampler.series.report(interfaces, result["events"])
         if diagnose is not None and result["mptcp"]:
             result["joins"] = diagnose(result)
     return result, message
@@ -225,7 +245,7 @@ def _send(spec, sock, sampler, failure, result, deadline, state):
     result["subflows_end"] = sampler.last if sampler.last is not None else 1
     result["paths"] = sampler.paths or []
     sock.shutdown(socket.SHUT_WR)
-    report = _read_report(sock, deadline.at, deadline.clock)
+    report = _read_report(sock, deadline.at, deadline.clock, sampler)
     seconds = deadline.clock() - started
     result.update({
         "digest": digest.hexdigest(),
@@ -237,6 +257,10 @@ def _send(spec, sock, sampler, failure, result, deadline, state):
     if failure is not None:
         result["failover"]["completed"] = True
         result["failover"]["seconds_after_failure"] = round(deadline.clock() - state.failed_at, 3)
+        # The receiver's longest stretch without new bytes: the failover's stall.
+        timeline = report.get("receive_timeline") or {}
+        result["failover"]["gap_ms"] = timeline.get("longest_gap_ms")
+        result["failover"]["gap_after_bytes"] = timeline.get("longest_gap_after_bytes")
     if not result["checksum_matched"]:
         return "the server received %s bytes with SHA-256 %s; the client sent %d bytes with SHA-256 %s" % (
             report.get("bytes"), report.get("digest"), result["bytes"], digest.hexdigest())

@@ -70,7 +70,12 @@ MPTCP_INFO_SIZE = 96
 # struct mptcp_subflow_data: the header of MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS, which
 # says how big each element is on both sides; then the elements.
 SUBFLOW_DATA = struct.Struct("=IIII")  # size_subflow_data, num_subflows, size_kernel, size_user
-TCP_INFO_HEAD = 8  # the first bytes of struct tcp_info: tcpi_state is the first
+# struct tcp_info (include/uapi/linux/tcp.h) as far as it is read here: tcpi_state is its
+# first byte; the byte counters came in 4.1 (acked, received) and 4.19 (sent, which counts
+# retransmissions too). A field counts only when the kernel's answer covers it.
+TCP_INFO_SIZE = 216
+TCP_INFO_HEAD = 8  # the least an answer holds: tcpi_state and the other u8 fields
+TCP_INFO_BYTES = (("bytes_acked", 120), ("bytes_received", 128), ("bytes_sent", 200), ("bytes_retrans", 208))
 SOCKADDR_STORAGE = 128
 MAX_SUBFLOWS = 16  # the kernel path manager allows 8 extra ones
 TCP_STATES = {1: "established", 2: "syn_sent", 3: "syn_recv", 4: "fin_wait1", 5: "fin_wait2", 6: "time_wait",
@@ -139,14 +144,25 @@ def parse_sockaddr(data):
     return None, port
 
 
+def parse_tcp_info(data):
+    """A subflow's struct tcp_info (as much as the kernel returned) -> {state, and the
+    byte counters it covers: bytes_sent, bytes_acked, bytes_received, bytes_retrans}."""
+    info = {"state": TCP_STATES.get(data[0], str(data[0]))}
+    for name, offset in TCP_INFO_BYTES:
+        if offset + 8 <= len(data):
+            info[name] = struct.unpack_from("=Q", data, offset)[0]
+    return info
+
+
 def parse_subflows(tcpinfo, addrs):
-    """The answers of MPTCP_TCPINFO (with TCP_INFO_HEAD bytes per subflow) and
-    MPTCP_SUBFLOW_ADDRS -> [{state, local, local_port, remote, remote_port}]."""
-    _count, states = parse_subflow_data(tcpinfo, TCP_INFO_HEAD)
+    """The answers of MPTCP_TCPINFO (with TCP_INFO_SIZE bytes per subflow) and
+    MPTCP_SUBFLOW_ADDRS -> [{state, local, local_port, remote, remote_port, and the
+    byte counters of parse_tcp_info}]."""
+    _count, infos = parse_subflow_data(tcpinfo, TCP_INFO_SIZE)
     _count, pairs = parse_subflow_data(addrs, 2 * SOCKADDR_STORAGE)
     subflows = []
-    for index, state in enumerate(states):
-        subflow = {"state": TCP_STATES.get(state[0], str(state[0]))}
+    for index, info in enumerate(infos):
+        subflow = parse_tcp_info(info)
         if index < len(pairs) and len(pairs[index]) == 2 * SOCKADDR_STORAGE:
             subflow["local"], subflow["local_port"] = parse_sockaddr(pairs[index][:SOCKADDR_STORAGE])
             subflow["remote"], subflow["remote_port"] = parse_sockaddr(pairs[index][SOCKADDR_STORAGE:])
@@ -175,11 +191,11 @@ def subflow_request(element_size, count=MAX_SUBFLOWS):
 
 
 def read_subflows(sock):
-    """The subflows of an MPTCP socket, each with its TCP state and addresses, or None
+    """The subflows of an MPTCP socket, each with its TCP state, addresses and byte counters, or None
     when the kernel cannot tell (before 5.16, or not MPTCP). Unlike MPTCP_INFO's count,
     which includes subflows still being opened, this shows which are established."""
     try:
-        tcpinfo = _getsockopt_with_input(sock, SOL_MPTCP, MPTCP_TCPINFO, subflow_request(TCP_INFO_HEAD))
+        tcpinfo = _getsockopt_with_input(sock, SOL_MPTCP, MPTCP_TCPINFO, subflow_request(TCP_INFO_SIZE))
         addrs = _getsockopt_with_input(sock, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, subflow_request(2 * SOCKADDR_STORAGE))
     except OSError as exc:
         if exc.errno in _NOT_MPTCP:

@@ -301,6 +301,11 @@ class EventListener:
                 self._changed.wait(min(remaining, 0.1))
         return True
 
+    def snapshot(self):
+        """The events collected so far, while collecting goes on."""
+        with self._changed:
+            return list(self.events)
+
     def stop(self):
         """Stop collecting and close the socket; returns the events collected."""
         self._stop.set()

@@ -24,7 +24,9 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_socket 
     socket_protocol,
     tcp_is_mptcp,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.local_interfaces import interfaces_by_address
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import EventListener, events_of
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.receive_timeline import ReceiveTimeline
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import (
     LINGER,
     SubflowSampler,
@@ -33,17 +35,21 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import
     protocol_name,
     remaining,
 )
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.subflow_series import SubflowSeries
 
 
 class ServerConnection(threading.Thread):
-    """One accepted connection: receive until EOF, then answer with the report."""
+    """One accepted connection: receive until EOF, then answer with the report.
+    `events()` -> the path manager's events collected so far (for the subflows' backup
+    flags; the report goes out before the server stops collecting)."""
 
-    def __init__(self, sock, peer, deadline, clock):
+    def __init__(self, sock, peer, deadline, clock, events=list):
         threading.Thread.__init__(self, name="mptcp-transfer-connection")
         self.daemon = True
         self.sock = sock
         self.deadline = deadline
         self.clock = clock
+        self.events = events
         self.report = {"peer": peer[0], "peer_port": peer[1], "bytes": 0, "digest": None, "error": None}
         self.aborted = False
 
@@ -61,7 +67,10 @@ class ServerConnection(threading.Thread):
         sock = self.sock
         protocol = socket_protocol(sock)
         report["protocol"] = protocol_name(protocol)
-        sampler = SubflowSampler(sock, self.clock)
+        accepted = self.clock()
+        interfaces = interfaces_by_address()
+        sampler = SubflowSampler(sock, self.clock, SubflowSeries(accepted, "bytes_received"))
+        timeline = ReceiveTimeline(accepted)
         sampler.sample(force=True)
         digest = hashlib.sha256()
         buf = bytearray(1 << 18)
@@ -78,13 +87,20 @@ class ServerConnection(threading.Thread):
                 started = self.clock()
             digest.update(view[:count])
             report["bytes"] += count
+            timeline.received(self.clock(), report["bytes"])
             sampler.sample()
         seconds = self.clock() - started if started is not None else 0.0
         sampler.sample(force=True)
         mptcp = tcp_is_mptcp(sock)
         if mptcp is None:
             mptcp = protocol == IPPROTO_MPTCP and sampler.info is not None and not sampler.info["fallback"]
+        token = sampler.info["token_hex"] if sampler.info else None
+        subflow_stats, subflow_samples = sampler.series.report(
+            interfaces, events_of(self.events(), [token]) if token else [])
         report.update({
+            "subflow_stats": subflow_stats,
+            "subflow_samples": subflow_samples,
+            "receive_timeline": timeline.report(),
             "digest": digest.hexdigest(),
             "seconds": round(seconds, 3),
             "mbit_per_s": mbit_per_s(report["bytes"], seconds),
@@ -142,7 +158,8 @@ def run_server(spec, clock=time.monotonic):
             if not select.select([lsock], [], [], min(remaining, 0.5))[0]:
                 continue
             sock, peer = lsock.accept()
-            worker = ServerConnection(sock, peer, deadline, clock)
+            worker = ServerConnection(sock, peer, deadline, clock,
+                                      events=listener.snapshot if listener is not None and listener.warning is None else list)
             workers.append(worker)
             worker.start()
         # The listener stays open until the connections are done: the kernel looks up a

@@ -54,12 +54,15 @@ class SubflowSampler:
 
     Established subflows are counted from MPTCP_TCPINFO (5.16+): MPTCP_INFO's count also
     includes joins still in progress, which may yet be refused. Without it, MPTCP_INFO's
-    count is used. `info` is MPTCP_INFO as of the last forced sample."""
+    count is used. `info` is MPTCP_INFO as of the last forced sample. `series` (a
+    SubflowSeries), when given, gets every detailed reading, also after freeze(): the
+    counters go on until the last byte is acknowledged."""
 
     MAX_CHANGES = 100
 
-    def __init__(self, sock, clock):
+    def __init__(self, sock, clock, series=None):
         self._sock = sock
+        self.series = series
         self._clock = clock
         self._first_sample = None
         self._last_sample = None
@@ -73,12 +76,14 @@ class SubflowSampler:
         self._marked = False
         self._frozen = False
 
-    def _count(self, force):
+    def _count(self, force, now):
         if force or not self._detailed:
             self.info = read_mptcp_info(self._sock) or self.info
         if self._detailed:
             subflows = read_subflows(self._sock)
             if subflows is not None:
+                if self.series is not None:
+                    self.series.add(now, subflows, force)
                 self.paths = subflows
                 return sum(1 for subflow in subflows if subflow["state"] in OPEN_STATES)
             self._detailed = False
@@ -94,8 +99,12 @@ class SubflowSampler:
             self._first_sample = now
         if self._frozen:
             self.info = read_mptcp_info(self._sock) or self.info
+            if self.series is not None and self._detailed:
+                subflows = read_subflows(self._sock)
+                if subflows is not None:
+                    self.series.add(now, subflows, force)
             return
-        count = self._count(force)
+        count = self._count(force, now)
         if count is None:
             return
         if count != self.last and len(self.changes) < self.MAX_CHANGES:

@@ -246,7 +246,7 @@ def test_failover_at_the_exact_byte_and_link_always_restored():
     failover = result["failover"]
     # What the module documents, nothing of the client's own run state.
     assert set(failover) == {"interface", "after_bytes", "at_seconds", "subflows_before", "initial_subflow",
-                             "completed", "seconds_after_failure", "subflows_min_after", "restored",
+                             "completed", "seconds_after_failure", "subflows_min_after", "restored", "gap_ms", "gap_after_bytes",
                              "addresses_readded", "routes_restored"}
     assert failover["after_bytes"] == 70001
     assert failover["initial_subflow"] is True and failover["completed"] is True
