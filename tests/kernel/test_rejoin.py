@@ -200,3 +200,130 @@ def test_an_address_that_never_went_leaves_the_subflow_alone(paths, tmp_path):
     time.sleep(1.5)
     after = paths.second_subflow_ports()
     assert before and after == before
+
+
+# --- installed by mptcp_host, as the role calls it ----------------------------------------
+
+# systemctl double: logs argv; keeps enabled and active units in a JSON file; `start` and
+# `restart` run the unit's ExecStart= as a process of its own (in the module's namespace),
+# `stop` ends it. The real systemd is not PID 1 on these machines.
+SYSTEMCTL = """#!%(python)s
+import json, os, shlex, signal, subprocess, sys
+log, state_path, unit_dir = %(log)r, %(state)r, %(unit_dir)r
+args = sys.argv[1:]
+with open(log, "a") as handle:
+    handle.write(" ".join(args) + "\\n")
+state = json.load(open(state_path))
+verb, name = args[0], (args[1] if len(args) > 1 else None)
+def stop():
+    if name in state["active"]:
+        os.kill(state["active"].pop(name), signal.SIGTERM)
+if verb == "is-enabled":
+    print("enabled" if name in state["enabled"] else "disabled")
+    sys.exit(0 if name in state["enabled"] else 1)
+if verb == "is-active":
+    print("active" if name in state["active"] else "inactive")
+    sys.exit(0 if name in state["active"] else 3)
+if verb == "enable":
+    state["enabled"] = sorted(set(state["enabled"]) | {name})
+elif verb == "disable":
+    state["enabled"] = [unit for unit in state["enabled"] if unit != name]
+elif verb in ("start", "restart"):
+    stop()
+    line = [l for l in open(os.path.join(unit_dir, name)) if l.startswith("ExecStart=")][0]
+    out = open(log + "." + name, "a")
+    state["active"][name] = subprocess.Popen(shlex.split(line[len("ExecStart="):]), stdout=out, stderr=out,
+                                             start_new_session=True).pid
+elif verb == "stop":
+    stop()
+json.dump(state, open(state_path, "w"))
+"""
+
+
+class Systemd:
+    def __init__(self, base):
+        self.unit_dir = os.path.join(base, "system")
+        self.bin = os.path.join(base, "bin")
+        os.mkdir(self.unit_dir)
+        os.mkdir(self.bin)
+        self.log = os.path.join(base, "systemctl.log")
+        self.state = os.path.join(base, "systemd.json")
+        with open(self.state, "w") as handle:
+            json.dump(dict(enabled=[], active={}), handle)
+        open(self.log, "w").close()
+        with open(os.path.join(self.bin, "systemctl"), "w") as handle:
+            handle.write(SYSTEMCTL % dict(python=sys.executable, log=self.log, state=self.state, unit_dir=self.unit_dir))
+        os.chmod(os.path.join(self.bin, "systemctl"), 0o755)
+
+    def calls(self):
+        with open(self.log) as handle:
+            lines = [line.strip() for line in handle]
+        open(self.log, "w").close()
+        return [line for line in lines if not line.startswith(("is-enabled", "is-active"))]
+
+    def active(self):
+        with open(self.state) as handle:
+            return json.load(handle)["active"]
+
+    def wrap(self):
+        return ["env", "PATH=%s:%s" % (self.bin, os.environ["PATH"])]
+
+    def stop_all(self):
+        for pid in self.active().values():
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture
+def systemd(tmp_path):
+    made = Systemd(str(tmp_path))
+    try:
+        yield made
+    finally:
+        made.stop_all()
+
+
+def test_mptcp_host_installs_runs_and_removes_mptcp_rejoin(paths, systemd, tmp_path, module_runner):
+    """The role's one module call with rejoin: true installs the program as Ansible ships it,
+    its endpoint list and unit, enables and starts it (check mode first: nothing), a second
+    run changes nothing; the service it started gives the connection its subflow back;
+    rejoin: false stops it and removes its files."""
+    args = dict(sysctl={"enabled": 1}, sysctl_path=str(tmp_path / "90-mptcp.conf"), unit_dir=systemd.unit_dir,
+                endpoints=[dict(address=SECOND, dev="c2", id=5, flags=["subflow"])], limits=dict(subflows=2),
+                rejoin=True, rejoin_program=str(tmp_path / "mptcp-rejoin.py"), rejoin_config=str(tmp_path / "rejoin.json"))
+    files = [str(tmp_path / "mptcp-rejoin.py"), str(tmp_path / "rejoin.json"), os.path.join(systemd.unit_dir, "mptcp-rejoin.service")]
+
+    def run(check_mode=False, **more):
+        return module_runner("mptcp_host", dict(args, **more), check_mode=check_mode, inside_netns=paths.client.name,
+                             wrap=systemd.wrap())
+
+    checked = run(check_mode=True)
+    assert checked.get("failed") is not True, checked.get("msg")
+    rejoin = [part for part in checked["parts"] if part["name"] == "rejoin"][0]
+    assert rejoin["changed"] is True and sorted(rejoin["files_changed"]) == sorted(files)
+    assert not any(os.path.exists(path) for path in files) and systemd.calls() == []
+
+    done = run()
+    assert done["changed"] is True and "rejoin" in done["changed_parts"], done.get("msg")
+    assert all(os.path.exists(path) for path in files)
+    assert systemd.calls()[-3:] == ["daemon-reload", "enable mptcp-rejoin.service", "start mptcp-rejoin.service"]
+    with open(str(tmp_path / "rejoin.json")) as handle:
+        assert json.load(handle)["endpoints"] == [dict(address=SECOND, dev="c2", id=5, flags=["subflow"])]
+    again = run()
+    assert again["changed"] is False, again["changed_parts"]
+    assert systemd.calls() == []
+
+    # The service as installed and started does its work.
+    back = lose_second_subflow(paths, "address")
+    rejoined = paths.wait_for(1, BOUND)
+    assert rejoined is not None, open(systemd.log + ".mptcp-rejoin.service").read()
+    print("\nrejoin with mptcp-rejoin installed by mptcp_host: %.2f s" % (rejoined - back))
+
+    removed = run(rejoin=False)
+    assert [part["changed"] for part in removed["parts"] if part["name"] == "rejoin"] == [True]
+    assert not any(os.path.exists(path) for path in files)
+    assert systemd.active() == {}
+    assert systemd.calls() == ["stop mptcp-rejoin.service", "disable mptcp-rejoin.service", "daemon-reload"]
+    assert run(rejoin=False)["changed"] is False
