@@ -84,8 +84,14 @@ class Paths:
         config = os.path.join(directory, "rejoin.json")
         with open(config, "w") as handle:
             json.dump(dict(ip="ip", settle=0.3, endpoints=[self.endpoint]), handle)
-        log = open(os.path.join(directory, "daemon.log"), "w")
+        path = os.path.join(directory, "daemon.log")
+        log = open(path, "w")
         self.daemon = self.start(self.client, [sys.executable, DAEMON, config], stdout=log, stderr=log)
+        # It says "watching" once it listens and has read the host's links and addresses.
+        deadline = time.monotonic() + BOUND
+        while "watching" not in open(path).read():
+            assert self.daemon.poll() is None and time.monotonic() < deadline, open(path).read()
+            time.sleep(0.05)
 
     def connect(self):
         server = self.start(self.server, [sys.executable, "-c", SERVER_PROGRAM, str(PORT)], stdout=subprocess.PIPE)
@@ -174,6 +180,21 @@ def test_the_daemon_gives_the_connection_its_subflow_back(paths, tmp_path, how):
     # The endpoint is as listed: same id, flags and device.
     found = [e for e in paths.client.endpoints() if e["address"] == SECOND]
     assert found == [dict(address=SECOND, id=5, subflow=True, dev="c2")]
+
+
+def test_a_daemon_started_while_the_address_is_gone_adds_it_when_it_returns(paths, tmp_path):
+    """Started after the address went (a boot before DHCP, a restart): its dump of the
+    host's addresses tells it, with no removal seen."""
+    paths.connect()
+    assert paths.wait_for(1, BOUND) is not None
+    take_away(paths, "address")
+    assert paths.wait_for(0, BOUND) is not None
+    paths.start_daemon(str(tmp_path))
+    back = time.monotonic()
+    give_back(paths, "address")
+    again = paths.wait_for(1, BOUND)
+    assert again is not None, (tmp_path / "daemon.log").read_text()
+    print("\nrejoin with mptcp-rejoin started while the address was gone: %.2f s" % (again - back))
 
 
 @pytest.mark.parametrize("how", ["address", "link"])

@@ -61,6 +61,15 @@ def test_a_point_to_point_address_is_its_local_one_not_the_peer():
     assert described(daemon.parse_events(_nlmsg(daemon.RTM_NEWADDR, payload))) == [("addr", True, "198.18.9.1", 7, True)]
 
 
+def test_attributes_after_one_of_odd_length_are_read_at_their_padded_offset():
+    # IFA_LABEL "c2" is 3 bytes: the next attribute starts 4-byte aligned, after padding.
+    payload = (struct.pack("=BBBBI", socket.AF_INET6, 64, 0, 0, 3)
+               + _attr(3, b"c2\0")
+               + _attr(daemon.IFA_ADDRESS, socket.inet_pton(socket.AF_INET6, "2001:db8::1"))
+               + _attr(daemon.IFA_FLAGS, struct.pack("=I", daemon.IFA_F_TENTATIVE)))
+    assert described(daemon.parse_events(_nlmsg(daemon.RTM_NEWADDR, payload))) == [("addr", True, "2001:db8::1", 3, False)]
+
+
 def test_ifa_flags_attribute_counts_over_the_header_byte():
     # The 8-bit ifa_flags says nothing; IFA_FLAGS (32 bits) says tentative.
     payload = (struct.pack("=BBBBI", socket.AF_INET6, 64, 0, 0, 3)
@@ -109,6 +118,23 @@ def test_an_address_removed_and_given_back_is_added_again_once_it_settled():
     assert w.due(20.4) == []
     assert w.due(20.5) == [ENDPOINT]
     assert w.due(30.0) == []  # once per return
+
+
+def test_an_address_missing_when_the_daemon_starts_counts_as_gone():
+    w = watcher()
+    w.start(recorded_events("ipv4 added") + recorded_events("ipv4 deleted"), 5.0)  # the dump, then a removal
+    feed(w, "ipv4 added", 20.0)
+    assert w.due(21.0) == [ENDPOINT]
+
+
+def test_an_address_there_when_the_daemon_starts_is_left_alone_and_a_link_down_counts():
+    w = watcher()
+    w.start(recorded_events("ipv4 added") + [LinkEvent("rec0", 3, True)], 5.0)
+    feed(w, "ipv4 added", 20.0)
+    assert w.due(21.0) == []
+    w.start(recorded_events("ipv4 added") + [LinkEvent("rec0", 3, False)], 30.0)
+    w.feed(LinkEvent("rec0", 3, True), 31.0)
+    assert w.due(32.0) == [ENDPOINT]
 
 
 def test_an_address_that_never_went_is_left_alone():

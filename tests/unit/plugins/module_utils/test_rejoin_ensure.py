@@ -164,3 +164,15 @@ def test_the_part_is_present_with_rejoin_absent_without_it_and_with_state_absent
 def test_rejoin_without_endpoints_is_refused_naming_both():
     with pytest.raises(ValidationError, match="mptcp_rejoin=true adds endpoints again .* mptcp_endpoints lists none"):
         request(rejoin=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the owner and mode are checked only where the module runs as root")
+def test_a_file_with_the_right_text_but_the_wrong_mode_is_written_again(tmp_path):
+    host = Host()
+    ensure(params(tmp_path), False, host)
+    os.chmod(str(tmp_path / "rejoin.json"), 0o600)
+    host.systemd.calls = []
+    result = ensure(params(tmp_path), False, host)
+    assert result["files_changed"] == [str(tmp_path / "rejoin.json")]
+    assert oct((tmp_path / "rejoin.json").stat().st_mode & 0o777) == "0o644"
+    assert ensure(params(tmp_path), False, host)["changed"] is False
