@@ -310,7 +310,7 @@ def test_mptcp_host_installs_runs_and_removes_mptcp_rejoin(paths, systemd, tmp_p
     """The role's one module call with rejoin: true installs the program as Ansible ships it,
     its endpoint list and unit, enables and starts it (check mode first: nothing), a second
     run changes nothing; the service it started gives the connection its subflow back;
-    rejoin: false stops it and removes its files."""
+    rejoin: false stops it and removes its files, and so does state: absent."""
     args = dict(sysctl={"enabled": 1}, sysctl_path=str(tmp_path / "90-mptcp.conf"), unit_dir=systemd.unit_dir,
                 endpoints=[dict(address=SECOND, dev="c2", id=5, flags=["subflow"])], limits=dict(subflows=2),
                 rejoin=True, rejoin_program=str(tmp_path / "mptcp-rejoin.py"), rejoin_config=str(tmp_path / "rejoin.json"))
@@ -348,3 +348,11 @@ def test_mptcp_host_installs_runs_and_removes_mptcp_rejoin(paths, systemd, tmp_p
     assert systemd.active() == {}
     assert systemd.calls() == ["stop mptcp-rejoin.service", "disable mptcp-rejoin.service", "daemon-reload"]
     assert run(rejoin=False)["changed"] is False
+
+    # state absent removes it whatever rejoin says (the role's mptcp_state: absent).
+    assert run()["changed"] is True and all(os.path.exists(path) for path in files)
+    systemd.calls()
+    undone = run(state="absent")
+    assert [part["changed"] for part in undone["parts"] if part["name"] == "rejoin"] == [True], undone.get("msg")
+    assert not any(os.path.exists(path) for path in files) and systemd.active() == {}
+    assert "stop mptcp-rejoin.service" in systemd.calls()
