@@ -201,8 +201,8 @@ def test_a_daemon_started_while_the_address_is_gone_adds_it_when_it_returns(path
 def test_without_the_daemon_the_subflow_never_comes_back(paths, how):
     back = lose_second_subflow(paths, how)
     again = paths.wait_for(1, WITHOUT_BOUND)
-    print("\nrejoin without mptcp-rejoin (%s): %s" % (how, "none within %.0f s" % WITHOUT_BOUND if again is None
-                                                       else "%.2f s" % (again - back)))
+    measured = "none within %.0f s" % WITHOUT_BOUND if again is None else "%.2f s" % (again - back)
+    print("\nrejoin without mptcp-rejoin (%s): %s" % (how, measured))
     assert again is None
     assert paths.subflows_from_second() == 0
     # On this kernel the endpoint of the removed address stayed as it was.
