@@ -171,6 +171,28 @@ options:
   host_name:
     description: How the messages name this host (the role gives C(inventory_hostname)).
     type: str
+  rejoin:
+    description:
+      - V(true) - install mptcp-rejoin, a small service (Python standard library only) that adds
+        each of O(endpoints) again, with its id, flags, port and dev, when its address comes back
+        to its interface or its interface carries again after it went down, so that the open
+        connections get their subflow from it again (the kernel's path manager never reopens a
+        subflow that closed on error). Its program is O(rejoin_program), its endpoint list
+        O(rejoin_config), its unit C(mptcp-rejoin.service) in O(unit_dir), enabled and running;
+        restarted when one of them changed. Needs systemd and at least one endpoint.
+      - V(false) - mptcp-rejoin stopped and its files removed, where it is installed.
+      - With O(state=absent) it is removed whatever this says.
+      - For hosts without NetworkManager, which re-adds the endpoints of its profiles itself.
+    type: bool
+    default: false
+  rejoin_program:
+    description: Where mptcp-rejoin's program is written (run by the Python this module runs with).
+    type: path
+    default: /usr/local/lib/mptcp-rejoin.py
+  rejoin_config:
+    description: Where mptcp-rejoin's endpoint list (JSON) is written.
+    type: path
+    default: /etc/mptcp-rejoin.json
 attributes:
   check_mode:
     description: Plans every part and reports what a real run would change, with each part's diff, and changes nothing.
@@ -245,7 +267,7 @@ parts:
     - Each part that ran, in order, with what its module returns (its C(changed), C(diff)
       with diff mode, C(changes) or C(files_changed), ...), its V(name) (V(sysctl),
       V(sysctl_file), V(networkmanager), V(routing), V(path_manager), V(endpoints),
-      V(systemd)) and the V(module) whose code it ran.
+      V(systemd), V(rejoin)) and the V(module) whose code it ran.
   returned: always
   type: list
   elements: dict
@@ -317,6 +339,9 @@ def main():
             library_dirs=dict(type="list", elements="str", default=["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib"]),
             missing_packages=dict(type="str", choices=["report", "fail"], default="fail"),
             host_name=dict(type="str"),
+            rejoin=dict(type="bool", default=False),
+            rejoin_program=dict(type="path", default="/usr/local/lib/mptcp-rejoin.py"),
+            rejoin_config=dict(type="path", default="/etc/mptcp-rejoin.json"),
         ),
         supports_check_mode=True,
     )

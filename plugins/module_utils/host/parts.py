@@ -9,12 +9,15 @@ present: sysctl (net.mptcp and the endpoints' rp_filter), NetworkManager's flags
 the endpoints: NetworkManager removes the endpoint of an address it stops managing, which
 must not be one just set), the source routes (before the endpoints: a subflow's first
 packet finds its gateway), the path manager's limits and endpoints, then the boot unit
-and the drop-ins (last: the unit holds the routes the routing part keeps in the kernel).
-absent: the same undone, MPTCP off first."""
+and the drop-ins (last: the unit holds the routes the routing part keeps in the kernel),
+then mptcp-rejoin (with rejoin; removed without it). absent: the same undone, MPTCP off
+first, mptcp-rejoin removed last."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import sys
 
 from ansible_collections.mptcp.linux.plugins.module_utils.host.boot_unit import dropin_text, unit_text
 from ansible_collections.mptcp.linux.plugins.module_utils.host.endpoints import rp_filter_settings, strict_rp_filter
@@ -27,6 +30,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.ensure im
     undo_request,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.model import ENDPOINT_FIELDS
+from ansible_collections.mptcp.linux.plugins.module_utils.rejoin.ensure import ensure as ensure_rejoin
 from ansible_collections.mptcp.linux.plugins.module_utils.routing.ensure import Request as RoutingRequest, Run as RoutingRun
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.ensure import ensure as ensure_sysctl
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.undo import SysctlBefore
@@ -85,6 +89,11 @@ def run_systemd(params, check_mode, host):
     return ensure_systemd(params, check_mode, host), None
 
 
+def run_rejoin(params, check_mode, host):
+    # Last in both orders, as the systemd part.
+    return ensure_rejoin(params, check_mode, host), None
+
+
 # --- the parameters of each part ---------------------------------------------------------
 
 def sysctl_present(request, readiness, results):
@@ -135,6 +144,14 @@ def systemd_present(request, readiness, results):
     return dict(unit=unit, dropin=dropin, unit_dir=request.unit_dir, daemon_reload=True)
 
 
+def rejoin(request, readiness, results, state=None):
+    """mptcp-rejoin: present where the request asks for it, else removed (where it is)."""
+    wanted = state or ("present" if request.rejoin else "absent")
+    # The Python that runs this module runs the daemon: the one Ansible found on the host.
+    return dict(state=wanted, program=request.rejoin_program, config=request.rejoin_config, unit_dir=request.unit_dir,
+                python=sys.executable, ip=readiness.ip, endpoints=request.pm_endpoints, after=request.unit_name)
+
+
 def sysctl_off(request, readiness, results):
     if not readiness.supported:
         return None
@@ -170,6 +187,7 @@ PRESENT = (
     Part("routing", "mptcp.linux.mptcp_source_routing", routing, run_routing),
     Part("path_manager", "mptcp.linux.mptcp_path_manager", path_manager, _run_path_manager(path_manager_request)),
     Part("systemd", "mptcp.linux.mptcp_systemd", systemd_present, run_systemd),
+    Part("rejoin", "mptcp.linux.mptcp_host", rejoin, run_rejoin),
 )
 ABSENT = (
     Part("sysctl", "mptcp.linux.mptcp_sysctl", sysctl_off, run_sysctl),
@@ -178,6 +196,7 @@ ABSENT = (
     Part("routing", "mptcp.linux.mptcp_source_routing", lambda r, h, res: routing(r, h, res, "absent"), run_routing),
     Part("networkmanager", "mptcp.linux.nm_mptcp_flags", lambda r, h, res: nm_flags(r, h, res, []), run_nm_flags),
     Part("systemd", "mptcp.linux.mptcp_systemd", systemd_absent, run_systemd),
+    Part("rejoin", "mptcp.linux.mptcp_host", lambda r, h, res: rejoin(r, h, res, "absent"), run_rejoin),
 )
 
 

@@ -48,6 +48,12 @@ class HostRequest:
         self.library_dirs = params["library_dirs"]
         self.missing_packages = params["missing_packages"]
         self.host_name = params["host_name"] or "this host"
+        self.rejoin = params["rejoin"]
+        self.rejoin_program = params["rejoin_program"]
+        self.rejoin_config = params["rejoin_config"]
+        if self.state == "present" and self.rejoin and not self.pm_endpoints:
+            raise ValidationError("mptcp_rejoin=true adds endpoints again when their path comes back, and "
+                                  "mptcp_endpoints lists none: list them, or leave mptcp_rejoin false")
 
     @property
     def persists_path_manager(self):

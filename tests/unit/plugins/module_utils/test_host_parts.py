@@ -14,7 +14,8 @@ DEFAULTS = dict(state="present", sysctl={"enabled": 1}, sysctl_path="/etc/sysctl
                 routing_priority_range=[1000, 1999], rp_filter="loose", nm_profiles=[], persist=True,
                 mptcpize_services=[], unit_name="mptcp-pm.service", dropin_name="50-mptcp.conf", unit_dir="/etc/systemd/system",
                 library_dirs=["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib"], missing_packages="fail",
-                host_name="h1")
+                host_name="h1", rejoin=False, rejoin_program="/usr/local/lib/mptcp-rejoin.py",
+                rejoin_config="/etc/mptcp-rejoin.json")
 
 
 def request(**params):
