@@ -314,7 +314,7 @@ def test_an_endpoint_that_loses_its_gateway_loses_its_rule_table_profile_entry_a
         again = run_role(routed, "--limit", host, "-e", "@%s" % extra)
         assert failures(again) == [] and changed_tasks(again) == [], changed_tasks(again)
         with capsys.disabled():
-            print("\n%s without a gateway: %d module calls, the routing part among them: %s"
+            print("\n%s without a gateway: %d tasks ran (one module call), the routing part among them: %s"
                   % (host, len(calls), ROUTING_PART in part_names(host_results(again)[host])))
     # The gateway back, for the tests after this one.
     report = run_role(routed)
