@@ -17,7 +17,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.rejoin import daemon
 from ansible_collections.mptcp.linux.plugins.module_utils.rejoin.ensure import ensure
 from ansible_collections.mptcp.linux.plugins.module_utils.rejoin.files import UNIT_NAME, program_text
 
-from test_host_parts import Readiness, endpoint, request
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_host_parts import Readiness, endpoint, request
 
 ENDPOINT = dict(address="198.18.2.10", dev="eth1", id=5, port=None, flags=["subflow"])
 
