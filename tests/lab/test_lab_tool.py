@@ -42,9 +42,22 @@ def labelled(kind, name=NAME):
                ).stdout.split()
 
 
+def other_labs_devices():
+    """The bridges of podman networks that are not this test's, and their ports (the
+    containers' veths): other labs (molecule, other test files, a demo) come and go while
+    this one runs, and their routes are not ours."""
+    def bridges(*filters):
+        return set(run(["podman", "network", "ls", "--format", "{{.NetworkInterface}}"] + list(filters)).stdout.split())
+    others = bridges() - bridges("--filter", "label=mptcp-lab=%s" % NAME)
+    ports = [link["ifname"] for link in json.loads(run(["ip", "-j", "link", "show"]).stdout) if link.get("master") in others]
+    return others.union(ports)
+
+
 def routes():
+    """This machine's routes, all tables, but those on other labs' devices."""
+    others = other_labs_devices()
     return sorted(json.dumps(r, sort_keys=True) for r in json.loads(
-        run(["ip", "-j", "route", "show", "table", "all"]).stdout))
+        run(["ip", "-j", "route", "show", "table", "all"]).stdout) if r.get("dev") not in others)
 
 
 ROUTE = [(ipaddress.ip_network("192.0.2.0/24"), "route 192.0.2.0/24 dev eth0")]
