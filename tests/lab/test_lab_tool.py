@@ -375,3 +375,11 @@ def test_a_router_restart_keeps_forwarding_and_its_static_route(routed_lab):
     lab.wait_for_boot("pytest-routed-sh-r1")
     assert podman_exec("pytest-routed-sh-r1", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
     assert ("198.18.80.0/24", "198.18.81.3", "eth1") in host_routes_of("pytest-routed-sh-r1")
+
+
+def test_a_degraded_boot_with_user_at_failing_names_the_inotify_limit(tmp_path):
+    limit = tmp_path / "max_user_instances"
+    limit.write_text("128\n")
+    hint = lab.degraded_hint("user@1000.service loaded failed failed User Manager for UID 1000", str(limit))
+    assert "fs.inotify.max_user_instances is 128" in hint, hint
+    assert lab.degraded_hint("mptcpd.service loaded failed failed", str(limit)) == ""
