@@ -117,6 +117,27 @@ def test_the_hosts_have_the_versions_these_tests_are_about(lab):
         assert lab.exec(host, "dpkg", "-s", "mptcpize").returncode == 0
 
 
+def test_mptcp_info_reads_debian_11_and_says_what_it_cannot(lab):
+    """On Python 3.9: the endpoints iproute2 5.9 lists (its broken JSON mended), the tools
+    as they are (no pyroute2 with MPTCP, no mptcpize), and why there are no profiles."""
+    old = host_of(lab, "debian11")
+    address = lab.address(old, "eth1")
+    lab.exec(old, "ip", "mptcp", "endpoint", "add", address, "dev", "eth1", "id", str(ENDPOINT_ID), "subflow", "backup")
+    try:
+        result = lab.module("mptcp_info", {"gather_subset": ["endpoints", "tools", "nm"], "facts": False},
+                            hosts=[old], diff=False)[old]
+        assert not result.get("failed"), result
+        info = result["mptcp"]
+        assert [(e["address"], e["id"], e["dev"], sorted(e["flags"])) for e in info["endpoints"]] == \
+            kernel_endpoints(lab, old)
+        assert info["tools"]["iproute2"]["ip_mptcp"] is True
+        assert info["tools"]["pyroute2"] is None and info["tools"]["mptcpize"] is None, info["tools"]
+        assert info["tools"]["nmcli"]["version"].startswith("1.30."), info["tools"]
+        assert info["unavailable"] == {"nm_profiles": NM_TOO_OLD}, info["unavailable"]
+    finally:
+        lab.exec(old, "ip", "mptcp", "endpoint", "delete", "id", str(ENDPOINT_ID))
+
+
 def test_nm_mptcp_flags_is_refused_on_networkmanager_1_30_and_sets_the_flags_on_1_42_and_1_52(lab):
     old = host_of(lab, "debian11")
     keyfile = "/etc/NetworkManager/system-connections/lab-eth1.nmconnection"
