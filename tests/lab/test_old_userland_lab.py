@@ -13,6 +13,7 @@ network namespace, where Debian 11's cannot show a flag).
 
 The tests run in this file's order on one lab; each leaves the hosts as it found them."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -43,6 +44,11 @@ ROLE_VARS = {
     "mptcp_nm_profiles": [],
     "mptcp_mptcpize_services": [],
 }
+
+# lab.py's wait_for_boot, after a restart.
+_spec = importlib.util.spec_from_file_location("lab_tool", os.path.join(REPO, "lab", "lab.py"))
+lab_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lab_tool)
 
 
 @pytest.fixture(scope="module")
@@ -268,18 +274,10 @@ def test_the_role_converges_on_debian_11_and_its_boot_unit_on_systemd_247_brings
         assert failed is None and stats["changed"] == 0, (stats, failed)
         subprocess.run(["podman", "restart", "-t", "5", old], check=True, capture_output=True,
                        env=dict(os.environ, CONTAINERS_CONF=CONTAINERS_CONF))
-        lab_tool().wait_for_boot(old)
+        lab_tool.wait_for_boot(old)
         assert judged() == want
         stats, failed = role_run(lab, tmp_path, ROLE_VARS, old)
         assert failed is None and stats["changed"] == 0, (stats, failed)
     finally:
         stats, failed = role_run(lab, tmp_path, dict(ROLE_VARS, mptcp_state="absent"), old)
         assert failed is None, failed
-
-
-def lab_tool():
-    import importlib.util  # pylint: disable=import-outside-toplevel
-    spec = importlib.util.spec_from_file_location("lab_tool", os.path.join(REPO, "lab", "lab.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
