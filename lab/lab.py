@@ -42,7 +42,7 @@ BUILD_DIR = STATE_DIR / "build"
 CONTAINERS_CONF = LAB_DIR / "containers.conf"
 IMAGE_SETUP = LAB_DIR / "image-setup.sh"
 
-DISTROS = {"debian12": "bookworm", "debian13": "trixie"}
+DISTROS = {"debian11": "bullseye", "debian12": "bookworm", "debian13": "trixie"}
 DEFAULT_HOSTS = ["mptcp-server=debian12:mptcp_servers", "mptcp-client=debian13:mptcp_clients"]
 # RFC 2544's benchmarking range: never a real network's, so never one of our routes.
 DEFAULT_SUBNETS = ["198.18.1.0/24", "198.18.2.0/24"]
@@ -359,7 +359,8 @@ def keyfile(lab, iface, address, prefixlen, gateway, metric, routes=()):
 def mgmt_keyfile(lab, address, prefixlen):
     """The management interface's profile: no gateway (no default route, so no path a test
     or the role would use) and NetworkManager told to make no MPTCP endpoint on it
-    (connection.mptcp-flags 0x1, disabled; NM 1.40 and later, which both lab distros have)."""
+    (connection.mptcp-flags 0x1, disabled; NM 1.40 and later. Debian 11's NM 1.30 reads the
+    profile without the key, and makes no MPTCP endpoints at all)."""
     return "\n".join([
         "[connection]",
         "id=lab-%s" % MGMT_IFACE,

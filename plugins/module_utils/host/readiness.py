@@ -25,8 +25,8 @@ NO_NMCLI = (
     "for this host and give its addresses in mptcp_endpoints.")
 NO_LIBRARY = (
     "mptcp_mptcpize_services lists %s, but %s has no mptcpize library (libmptcpwrap.so). Install mptcpize "
-    "(Debian, Ubuntu) or mptcpd (RHEL 9+, Fedora), or set mptcp_install_packages to true (the role then "
-    "installs it where it is missing).")
+    "(Debian 12+, Ubuntu 22.04+) or mptcpd (RHEL 9+, Fedora), or set mptcp_install_packages to true (the role "
+    "then installs it where it is missing); Debian 11 and RHEL 8 ship none.")
 LIBRARY_ELSEWHERE = (
     "The mptcpize library found on %s, %s, is not under %s: the role preloads only a library that the "
     "distribution installed.")
