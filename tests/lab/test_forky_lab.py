@@ -207,3 +207,54 @@ def test_sysctl_and_limits_through_ansible_without_systemd(hosts):
     shown = dict(zip(words[0::2], words[1::2]))
     assert (shown["subflows"], shown["add_addr_accepted"]) == ("3", "2"), shown
     assert one(hosts, host, "mptcp_limits", limits)["changed"] is False
+
+
+ROLE_PLAY = """
+- hosts: all
+  gather_facts: false
+  roles:
+    - role: mptcp.linux.mptcp
+      vars:
+        mptcp_persist: %(persist)s
+        mptcp_install_packages: false
+        mptcp_sysctl: {enabled: 1, add_addr_timeout: 62}
+        mptcp_limits: {subflows: 4, add_addr_accepted: 1}
+        mptcp_endpoints:
+          - {address: 198.19.61.10, id: 10, dev: e2, flags: [subflow, laminar]}
+        mptcp_nm_profiles:
+          - {name: lab-e1, flags: [signal, laminar]}
+"""
+
+
+def host_state(lab, host):
+    """What the role sets, as the host's own tools show it."""
+    unit = lab.exec(host, "test", "-e", "/etc/systemd/system/mptcp-pm.service", check=False).returncode == 0
+    return (lab.exec(host, "cat", "/proc/sys/net/mptcp/add_addr_timeout").stdout.strip(),
+            lab.exec(host, "ip", "mptcp", "limits", "show").stdout.split(), saved_flags(lab, host),
+            endpoints(lab, host), unit)
+
+
+def test_the_role_without_its_boot_unit_on_forky_and_refused_with_it(hosts, tmp_path):
+    """The role (one mptcp_host call) with mptcp_persist false sets sysctl, limits, an ip
+    laminar endpoint and a NetworkManager laminar profile on forky; with mptcp_persist true
+    it is refused before anything changes, since no systemd runs to load its unit."""
+    host = hosts.role["forky"]
+    if "e2" not in hosts.exec(host, "ip", "-o", "link", "show").stdout:
+        no_systemd.add_link(hosts, host, "e2", "198.19.61.10/24")
+    one(hosts, host, "mptcp_endpoint", {"address": "198.19.61.10", "state": "absent"})
+    play = tmp_path / "role.yml"
+    play.write_text(ROLE_PLAY % dict(persist="true"))
+    before = host_state(hosts, host)
+    refused = hosts.playbook(str(play), "--limit", host)
+    assert refused.returncode != 0
+    out = " ".join((refused.stdout + refused.stderr).split())
+    assert ("%s does not run systemd as its init (systemctl is-system-running: offline), and mptcp_persist "
+            "(the boot unit mptcp-pm.service) need it" % host) in out, out
+    assert host_state(hosts, host) == before and before[4] is False
+    play.write_text(ROLE_PLAY % dict(persist="false"))
+    done = hosts.playbook(str(play), "--limit", host)
+    assert done.returncode == 0 and "changed=1" in done.stdout, done.stdout + done.stderr
+    assert host_state(hosts, host) == ("62", ["add_addr_accepted", "1", "subflows", "4"], "0x110", {
+        ADDRESS: ("e1", 0x1 | LAMINAR), "198.19.61.10": ("e2", 0x2 | LAMINAR)}, False)
+    again = hosts.playbook(str(play), "--limit", host)
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout

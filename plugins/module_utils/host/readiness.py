@@ -33,7 +33,20 @@ STRICT_RP_FILTER = (
     "The reverse-path filter of %s on %s is strict (net.ipv4.conf.all.rp_filter or the interface's is 1), and "
     "mptcp_rp_filter is leave: subflows whose packets come back on another interface are dropped. Set "
     "mptcp_rp_filter to loose (net.ipv4.conf.DEV.rp_filter=2), or loosen it yourself.")
+NO_SYSTEMD = (
+    "%s does not run systemd as its init (systemctl is-system-running: %s), and %s need it: nothing could load or enable "
+    "their units. Set mptcp_persist to false, leave mptcp_mptcpize_services empty and mptcp_rejoin false for "
+    "this host (what the role sets then lasts until the next boot).")
 DEFAULT_IP = "/usr/sbin/ip"
+
+
+def systemd_state(run, systemctl):
+    """`systemctl is-system-running`'s word: `offline` where systemd is not the init (it
+    looks for /run/systemd/system, as sd_booted(3)); `no systemctl` without one."""
+    if not systemctl:
+        return "no systemctl"
+    _rc, out, _err = run([systemctl, "is-system-running"])
+    return (out or "").strip()
 
 
 class HostReadiness:
@@ -45,6 +58,8 @@ class HostReadiness:
             subsets.append("nm")
         if request.state == "present" and request.endpoint_devices:
             subsets.append("rp_filter")
+        self._run = host.run
+        self._systemctl = host.bin_path("systemctl")
         facts, unavailable = Gatherer(host.run, host.bin_path).gather(subsets)
         facts["unavailable"] = unavailable
         self.facts = facts
@@ -85,7 +100,23 @@ class HostReadiness:
             problems += nm_profile_problems(request.nm_profiles, self.facts, host)
             if request.services and library:
                 problems += self._library_problems(request, check_mode)
+            problems += self._systemd_problems(request)
         return problems
+
+    def _systemd_problems(self, request):
+        """A host whose init is not systemd (a container without it; Debian testing on a
+        cgroup v1 host, whose systemd 262 exits at once) cannot take the units: said
+        before any part runs, rather than after the unit files are written."""
+        needs = [what for what, wanted in (
+            ("mptcp_persist (the boot unit %s)" % request.unit_name, request.persists_path_manager),
+            ("mptcp_mptcpize_services (%s)" % ", ".join(request.services), request.services),
+            ("mptcp_rejoin (its service)", request.rejoin)) if wanted]
+        if not needs:
+            return []
+        state = systemd_state(self._run, self._systemctl)
+        if state in ("offline", "no systemctl"):
+            return [NO_SYSTEMD % (request.host_name, state, " and ".join(needs))]
+        return []
 
     def _library_problems(self, request, check_mode):
         # In check mode on a host that lacks the package (its install only reported), the
