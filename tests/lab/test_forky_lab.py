@@ -8,10 +8,14 @@ namespace of its own, with a veth pair e1 (198.19.60.10/24, default route via .1
 keyfile profile lab-e1. The modules run through the podman connection as root; the
 oracles are the hosts' own nmcli, `ip -j mptcp ...`, /proc/sys and `ip -V`.
 
-Left untested on forky, since its systemd cannot run here: the role's mptcp-pm.service
-(mptcp_systemd), the socket units' SocketProtocol=mptcp drop-ins (systemd 257+), the
-services' mptcpize drop-ins, and persistence through a reboot (systemd-sysctl applying
-/etc/sysctl.d, the unit restoring endpoints and limits); those run on Debian 12 and 13."""
+The role runs here with mptcp_persist false (sysctl, limits, endpoints, NetworkManager
+profiles: its one mptcp_host call) and is refused, before anything changes, with it true.
+Left untested on forky, since its systemd 262 cannot run as init here: the role's
+mptcp-pm.service (mptcp_systemd), the socket units' SocketProtocol=mptcp drop-ins (systemd
+257+), the services' mptcpize drop-ins (nor is mptcpize in the image), mptcp-rejoin.service,
+and persistence through a reboot (systemd-sysctl applying /etc/sysctl.d, the unit restoring
+endpoints and limits); those run on Debian 12 and 13 (and 11). Nor SSH with become: the
+hosts are reached through the podman connection as root."""
 
 import json
 import os
