@@ -9,7 +9,8 @@ keyfile profile lab-e1. The modules run through the podman connection as root; t
 oracles are the hosts' own nmcli, `ip -j mptcp ...`, /proc/sys and `ip -V`.
 
 The role runs here with mptcp_persist false (sysctl, limits, endpoints, NetworkManager
-profiles: its one mptcp_host call) and is refused, before anything changes, with it true.
+profiles: its one mptcp_host call) and is refused, before anything changes, with it true;
+on 1.42 a laminar profile in the role is refused with nothing changed.
 Left untested on forky, since its systemd 262 cannot run as init here: the role's
 mptcp-pm.service (mptcp_systemd), the socket units' SocketProtocol=mptcp drop-ins (systemd
 257+), the services' mptcpize drop-ins (nor is mptcpize in the image), mptcp-rejoin.service,
@@ -262,3 +263,20 @@ def test_the_role_without_its_boot_unit_on_forky_and_refused_with_it(hosts, tmp_
         ADDRESS: ("e1", 0x1 | LAMINAR), "198.19.61.10": ("e2", 0x2 | LAMINAR)}, False)
     again = hosts.playbook(str(play), "--limit", host)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
+
+
+def test_the_role_refuses_a_laminar_profile_on_networkmanager_1_42_changing_nothing(hosts, tmp_path):
+    host = hosts.role["deb12"]
+    if "e2" not in hosts.exec(host, "ip", "-o", "link", "show").stdout:
+        no_systemd.add_link(hosts, host, "e2", "198.19.61.10/24")
+    play = tmp_path / "role.yml"
+    play.write_text(ROLE_PLAY % dict(persist="false"))
+    before = host_state(hosts, host)
+    refused = hosts.playbook(str(play), "--limit", host)
+    assert refused.returncode != 0
+    # The output callback quotes the message in YAML: '' is one quote.
+    out = " ".join((refused.stdout + refused.stderr).split()).replace("''", "'")
+    assert ("networkmanager: profile 'lab-e1': flag 'laminar' needs NetworkManager 1.56 or later; this host's is "
+            "%s (set laminar endpoints with mptcp.linux.mptcp_endpoint instead). Nothing had been changed."
+            % ".".join(str(part) for part in nm_version(hosts, host))) in out, out
+    assert host_state(hosts, host) == before
