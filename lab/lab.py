@@ -574,6 +574,22 @@ def up_routed(lab, topologies, subnets, mgmt_subnet=DEFAULT_MGMT_SUBNET):
     return inventory
 
 
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+
+
+def degraded_hint(failed_units, limit_path=INOTIFY_INSTANCES):
+    """What a failed user@UID.service most likely means here: systemd --user found no
+    inotify instance left (each lab host takes about 9 of root's, against a default
+    limit of 128), which happens when many labs run at once. The lab still works; a
+    test that starts user services would not."""
+    if "user@" not in failed_units:
+        return ""
+    with open(limit_path) as handle:
+        limit = handle.read().strip()
+    return ("; user@ failing is what a shortage of inotify instances does (fs.inotify.max_user_instances"
+            " is %s, about 9 per lab host: other labs running?)" % limit)
+
+
 def wait_for_boot(name, interfaces=INTERFACES + (MGMT_IFACE,)):
     """Until systemd finished booting and NetworkManager activated the lab's profiles."""
     deadline = time.monotonic() + BOOT_TIMEOUT
@@ -588,7 +604,7 @@ def wait_for_boot(name, interfaces=INTERFACES + (MGMT_IFACE,)):
                 if state == "degraded":
                     failed = run(["podman", "exec", name, "systemctl", "--failed", "--plain",
                                   "--no-legend"], check=False).stdout.strip()
-                    print("%s: booted degraded, failed units: %s" % (name, failed))
+                    print("%s: booted degraded, failed units: %s%s" % (name, failed, degraded_hint(failed)))
                 return
             state = "NetworkManager has not activated %s (active: %s)" % (
                 " and ".join("lab-%s" % iface for iface in interfaces), active)

@@ -12,6 +12,7 @@ __metaclass__ = type
 
 from ansible_collections.mptcp.linux.plugins.module_utils.host.variables import nm_profile_problems
 from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import Gatherer
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.sockets import SOCKET_PROTOCOL_SINCE, takes_socket_protocol
 
 NO_KERNEL = (
     "MPTCP is not available in the running kernel of %s (/proc/sys/net/mptcp/enabled does not exist). It needs a "
@@ -29,6 +30,12 @@ NO_LIBRARY = (
 LIBRARY_ELSEWHERE = (
     "The mptcpize library found on %s, %s, is not under %s: the role preloads only a library that the "
     "distribution installed.")
+OLD_SYSTEMD_SOCKETS = (
+    "mptcp_mptcpize_services lists %s, but %s has %s: a socket unit's listener is made by systemd itself, and "
+    "only systemd %d or later makes it an MPTCP one (SocketProtocol=mptcp; older systemd ignores that line and "
+    "listens over TCP), while a preload in the service it activates cannot reach a socket systemd made. On this "
+    "host list the service instead and turn its socket activation off (the service then makes its own listener, "
+    "which the preload moves onto MPTCP), or leave the socket unit out.")
 STRICT_RP_FILTER = (
     "The reverse-path filter of %s on %s is strict (net.ipv4.conf.all.rp_filter or the interface's is 1), and "
     "mptcp_rp_filter is leave: subflows whose packets come back on another interface are dropped. Set "
@@ -42,9 +49,7 @@ DEFAULT_IP = "/usr/sbin/ip"
 
 def systemd_state(run, systemctl):
     """`systemctl is-system-running`'s word: `offline` where systemd is not the init (it
-    looks for /run/systemd/system, as sd_booted(3)); `no systemctl` without one."""
-    if not systemctl:
-        return "no systemctl"
+    looks for /run/systemd/system, as sd_booted(3))."""
     _rc, out, _err = run([systemctl, "is-system-running"])
     return (out or "").strip()
 
@@ -68,6 +73,7 @@ class HostReadiness:
         self.ip_knows_mptcp = bool((tools.get("iproute2") or {}).get("ip_mptcp"))
         self.nmcli = (tools.get("nmcli") or {}).get("path")
         self.library = (tools.get("mptcpize") or {}).get("preload") or ""
+        self.systemd_version = (tools.get("systemd") or {}).get("version")
 
     @property
     def supported(self):
@@ -83,7 +89,7 @@ class HostReadiness:
         missing = []
         if not self.ip_knows_mptcp:
             missing.append("ip_mptcp")
-        if request.services and not self.library:
+        if request.preload_services and not self.library:
             missing.append("mptcpize")
         return missing
 
@@ -98,10 +104,20 @@ class HostReadiness:
             problems.append(NO_NMCLI % (", ".join(p["name"] for p in request.nm_profiles), host))
         if request.state == "present":
             problems += nm_profile_problems(request.nm_profiles, self.facts, host)
-            if request.services and library:
+            if request.preload_services and library:
                 problems += self._library_problems(request, check_mode)
+            if request.socket_units and not takes_socket_protocol(self.systemd_version):
+                problems.append(OLD_SYSTEMD_SOCKETS % (", ".join(request.socket_units), host, self._systemd(),
+                                                       SOCKET_PROTOCOL_SINCE))
             problems += self._systemd_problems(request)
         return problems
+
+    def _systemd(self):
+        if self.systemd_version is not None:
+            return "systemd %d" % self.systemd_version
+        if self.facts["tools"].get("systemd"):
+            return "a systemd whose version systemctl --version does not tell"
+        return "no systemd (systemctl not found)"
 
     def _systemd_problems(self, request):
         """A host whose init is not systemd (a container without it; Debian testing on a
@@ -111,10 +127,11 @@ class HostReadiness:
             ("mptcp_persist (the boot unit %s)" % request.unit_name, request.persists_path_manager),
             ("mptcp_mptcpize_services (%s)" % ", ".join(request.services), request.services),
             ("mptcp_rejoin (its service)", request.rejoin)) if wanted]
-        if not needs:
+        # Without systemctl at all, the parts say so themselves (and the socket check above).
+        if not needs or not self._systemctl:
             return []
         state = systemd_state(self._run, self._systemctl)
-        if state in ("offline", "no systemctl"):
+        if state == "offline":
             return [NO_SYSTEMD % (request.host_name, state, " and ".join(needs))]
         return []
 
@@ -122,7 +139,7 @@ class HostReadiness:
         # In check mode on a host that lacks the package (its install only reported), the
         # library is unknown: the drop-ins are then left as they are (parts.py).
         if not self.library:
-            return [] if check_mode else [NO_LIBRARY % (", ".join(request.services), request.host_name)]
+            return [] if check_mode else [NO_LIBRARY % (", ".join(request.preload_services), request.host_name)]
         if not request.library_allowed(self.library):
             return [LIBRARY_ELSEWHERE % (request.host_name, self.library, ", ".join(request.library_dirs))]
         return []
