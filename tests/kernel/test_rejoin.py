@@ -283,7 +283,7 @@ class Systemd:
         with open(self.log) as handle:
             lines = [line.strip() for line in handle]
         open(self.log, "w").close()
-        return [line for line in lines if not line.startswith(("is-enabled", "is-active", "is-system-running"))]
+        return [line for line in lines if not line.startswith(("is-enabled", "is-active", "is-system-running", "--version"))]
 
     def active(self):
         with open(self.state) as handle:
