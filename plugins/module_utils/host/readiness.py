@@ -40,7 +40,18 @@ STRICT_RP_FILTER = (
     "The reverse-path filter of %s on %s is strict (net.ipv4.conf.all.rp_filter or the interface's is 1), and "
     "mptcp_rp_filter is leave: subflows whose packets come back on another interface are dropped. Set "
     "mptcp_rp_filter to loose (net.ipv4.conf.DEV.rp_filter=2), or loosen it yourself.")
+NO_SYSTEMD = (
+    "%s does not run systemd as its init (systemctl is-system-running: %s), and %s need it: nothing could load or enable "
+    "their units. Set mptcp_persist to false, leave mptcp_mptcpize_services empty and mptcp_rejoin false for "
+    "this host (what the role sets then lasts until the next boot).")
 DEFAULT_IP = "/usr/sbin/ip"
+
+
+def systemd_state(run, systemctl):
+    """`systemctl is-system-running`'s word: `offline` where systemd is not the init (it
+    looks for /run/systemd/system, as sd_booted(3))."""
+    _rc, out, _err = run([systemctl, "is-system-running"])
+    return (out or "").strip()
 
 
 class HostReadiness:
@@ -52,6 +63,8 @@ class HostReadiness:
             subsets.append("nm")
         if request.state == "present" and request.endpoint_devices:
             subsets.append("rp_filter")
+        self._run = host.run
+        self._systemctl = host.bin_path("systemctl")
         facts, unavailable = Gatherer(host.run, host.bin_path).gather(subsets)
         facts["unavailable"] = unavailable
         self.facts = facts
@@ -96,6 +109,7 @@ class HostReadiness:
             if request.socket_units and not takes_socket_protocol(self.systemd_version):
                 problems.append(OLD_SYSTEMD_SOCKETS % (", ".join(request.socket_units), host, self._systemd(),
                                                        SOCKET_PROTOCOL_SINCE))
+            problems += self._systemd_problems(request)
         return problems
 
     def _systemd(self):
@@ -104,6 +118,22 @@ class HostReadiness:
         if self.facts["tools"].get("systemd"):
             return "a systemd whose version systemctl --version does not tell"
         return "no systemd (systemctl not found)"
+
+    def _systemd_problems(self, request):
+        """A host whose init is not systemd (a container without it; Debian testing on a
+        cgroup v1 host, whose systemd 262 exits at once) cannot take the units: said
+        before any part runs, rather than after the unit files are written."""
+        needs = [what for what, wanted in (
+            ("mptcp_persist (the boot unit %s)" % request.unit_name, request.persists_path_manager),
+            ("mptcp_mptcpize_services (%s)" % ", ".join(request.services), request.services),
+            ("mptcp_rejoin (its service)", request.rejoin)) if wanted]
+        # Without systemctl at all, the parts say so themselves (and the socket check above).
+        if not needs or not self._systemctl:
+            return []
+        state = systemd_state(self._run, self._systemctl)
+        if state == "offline":
+            return [NO_SYSTEMD % (request.host_name, state, " and ".join(needs))]
+        return []
 
     def _library_problems(self, request, check_mode):
         # In check mode on a host that lacks the package (its install only reported), the
