@@ -169,6 +169,9 @@ class LinkFailure:
         self.failed = False
         self.report["up_at"] = self._clock()
         self._wait_up(wait)
+        return self._add_back(wait)
+
+    def _add_back(self, wait):
         # On a host whose links NetworkManager manages, it re-activates the profile at the
         # same time, re-adding addresses and routes itself: what it added first is fine
         # (EEXIST), and a route refused as unreachable (its address or connected route not
@@ -218,3 +221,29 @@ def _text(data):
     if isinstance(data, bytes):
         return data.decode("utf-8", "replace")
     return data
+
+
+class AddressRemoval(LinkFailure):
+    """fail() removes the link's static addresses (the kernel drops the routes through
+    them with the last one), the link stays up; restore() adds them back with the routes.
+    A path taken away the way a DHCP lease that ends or an address change does."""
+
+    def fail(self):
+        shown = self._addresses_now()
+        self.local_addresses = [info.get("local") for info in _address_infos(shown)]
+        self._addresses = persistent_addresses(shown)
+        if not self._addresses:
+            raise MptcpError("%s has no static address to take away" % self.interface)
+        self._routes = routes_to_restore(self._ip("route", "save", "table", "all", "dev", self.interface))
+        for family, address, prefixlen, _words in self._addresses:
+            self._ip("-6" if family == "inet6" else "-4", "address", "del", "%s/%s" % (address, prefixlen),
+                     "dev", self.interface)
+        self.failed = True
+        self.report["down_at"] = self._clock()
+
+    def restore(self, wait=5.0):
+        if not self.failed:
+            return self.report
+        self.failed = False
+        self.report["up_at"] = self._clock()
+        return self._add_back(wait)
