@@ -127,11 +127,15 @@ options:
         subflow that closed; NetworkManager or mptcp-rejoin (the role's C(mptcp_rejoin)) do.
       - V(address) removes the interface's static addresses (the link stays up);
         V(link) takes the link down. Both give back what was there, routes included.
+        NetworkManager leaves its endpoints as they are after either (seen with 1.42 and 1.52).
+      - V(networkmanager) has NetworkManager disconnect the device and connect it again
+        (C(nmcli device disconnect), C(nmcli device connect)), after which it adds its
+        profile's endpoints again.
       - The path stays away until none of the connection's subflows is from it (its
         subflow closed) or O(rejoin_hold) is up, then comes back; sending pauses meanwhile
         and goes on once the path is used again or O(rejoin_wait) is up.
     type: str
-    choices: [address, link]
+    choices: [address, link, networkmanager]
     version_added: 1.2.0
   rejoin_hold:
     description:
@@ -743,7 +747,7 @@ def main():
             fail_interface=dict(type="str"),
             fail_after_bytes=dict(type="int"),
             fail_after_fraction=dict(type="float"),
-            rejoin_away=dict(type="str", choices=["address", "link"]),
+            rejoin_away=dict(type="str", choices=["address", "link", "networkmanager"]),
             rejoin_hold=dict(type="int"),
             rejoin_wait=dict(type="int"),
         ),

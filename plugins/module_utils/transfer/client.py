@@ -16,7 +16,11 @@ import socket
 import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import AddressRemoval, LinkFailure
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import (
+    AddressRemoval,
+    LinkFailure,
+    NetworkManagerDisconnect,
+)
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.local_interfaces import interfaces_by_address
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import (
     counter_deltas,
@@ -43,6 +47,8 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.subflow_series import SubflowSeries
 
 REPORT_LIMIT = 1 << 20  # the server's report, with its sampled series
+# How rejoin_away takes a path away (fail_interface alone: the link down to the end).
+TAKE_AWAY = {"address": AddressRemoval, "link": LinkFailure, "networkmanager": NetworkManagerDisconnect}
 CONNECT_RETRY = 0.2  # seconds between connects while the server is not listening yet
 
 
@@ -161,7 +167,7 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
         result["warnings"].append(listener.warning)
     failure = None
     if spec["fail_interface"]:
-        failure = (AddressRemoval if spec.get("rejoin_away") == "address" else LinkFailure)(run, spec["fail_interface"])
+        failure = TAKE_AWAY.get(spec.get("rejoin_away"), LinkFailure)(run, spec["fail_interface"])
     state = _RunState()
     sock = None
     sampler = None

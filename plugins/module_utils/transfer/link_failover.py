@@ -247,3 +247,34 @@ class AddressRemoval(LinkFailure):
         self.failed = False
         self.report["up_at"] = self._clock()
         return self._add_back(wait)
+
+
+class NetworkManagerDisconnect(LinkFailure):
+    """fail() has NetworkManager take the device's connection down (`nmcli device
+    disconnect`: its addresses, routes and MPTCP endpoints go), restore() has it connect
+    the device again (`nmcli device connect`, which waits for the activation): the way
+    NetworkManager itself takes a path away and gives it back, the one after which it adds
+    its endpoints again (it leaves them as they are when an address or a link changes
+    behind its back)."""
+
+    def _nmcli(self, *args):
+        argv = ["nmcli", "--wait", "15"] + list(args)
+        rc, _out, err = self._run(argv)
+        if rc != 0:
+            raise MptcpError("%s failed (rc=%d): %s" % (" ".join(argv), rc, _text(err).strip()))
+
+    def fail(self):
+        shown = self._addresses_now()
+        self.local_addresses = [info.get("local") for info in _address_infos(shown)]
+        self._nmcli("device", "disconnect", self.interface)
+        self.failed = True
+        self.report["down_at"] = self._clock()
+
+    def restore(self, wait=5.0):
+        if not self.failed:
+            return self.report
+        self.failed = False
+        self.report["up_at"] = self._clock()
+        self._nmcli("device", "connect", self.interface)
+        self.report.update({"addresses_readded": [], "routes_restored": 0, "restored": True})
+        return self.report
