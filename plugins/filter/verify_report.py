@@ -135,8 +135,8 @@ def _rejoin_problems(name, rejoins, bound):
         elif bound is not None and not rejoin.get("rejoined"):
             problems.append("%s: the connection did not use it again (within %s s expected)" % (where, _seconds(bound)))
         elif bound is not None and rejoin["rejoin_seconds"] > bound:
-            problems.append("%s: used again after %s s, within %s s expected" % (where, rejoin["rejoin_seconds"],
-                                                                                  _seconds(bound)))
+            problems.append("%s: used again after %s s, within %s s expected"
+                            % (where, rejoin["rejoin_seconds"], _seconds(bound)))
     return problems
 
 
