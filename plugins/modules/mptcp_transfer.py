@@ -127,7 +127,7 @@ options:
         subflow that closed; NetworkManager or mptcp-rejoin (the role's C(mptcp_rejoin)) do.
       - V(address) removes the interface's static addresses (the link stays up);
         V(link) takes the link down. Both give back what was there, routes included.
-        NetworkManager leaves its endpoints as they are after either (seen with 1.42 and 1.52).
+        NetworkManager leaves its endpoints as they are after either (seen with 1.52).
       - V(networkmanager) has NetworkManager disconnect the device and connect it again
         (C(nmcli device disconnect), C(nmcli device connect)), after which it adds its
         profile's endpoints again.
