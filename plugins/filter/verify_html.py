@@ -158,6 +158,7 @@ def _numbers(pair):
                                       "matched" if transfer.get("checksum_matched") else "MISMATCH",
                                       _number(transfer.get("bytes_lost")), _number(transfer.get("gap_ms"), " ms"))))
     rows.append("</table>")
+    rows += _rejoins(pair.get("rejoin") or [])
     rows.append("<table class=\"subflows\"><tr><th>transfer</th><th>subflow</th><th>interface</th><th>backup</th>"
                 "<th>bytes sent</th><th>bytes acked</th><th>bytes received</th></tr>")
     for title, transfer in transfers[1:]:
@@ -168,6 +169,27 @@ def _numbers(pair):
                                           {True: "yes", False: "no"}.get(subflow.get("backup"), "-"),
                                           _number(subflow.get("bytes_sent")), _number(subflow.get("bytes_acked")),
                                           _number(subflow.get("bytes_received")))))
+    rows.append("</table>")
+    return rows
+
+
+def _rejoins(rejoins):
+    """The paths taken away and given back: when the connection used each again."""
+    if not rejoins:
+        return []
+    rows = ["<table class=\"rejoin\"><tr><th>path given back</th><th>taken away</th><th>its subflow closed after</th>"
+            "<th>used again after</th><th>by</th></tr>"]
+    for rejoin in rejoins:
+        if rejoin.get("failed") or rejoin.get("error"):
+            rows.append('<tr><td>%s</td><td colspan="4" class="problem">failed: %s</td></tr>' % (
+                escape(rejoin.get("interface")), escape(rejoin.get("msg") or rejoin.get("error"))))
+            continue
+        used = _number(rejoin.get("rejoin_seconds"), " s") if rejoin.get("rejoined") else "NOT used again"
+        by = {True: "a new subflow", False: "the subflow it had"}.get(rejoin.get("new_subflow"), "-")
+        rows.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % tuple(
+            escape(cell) for cell in (rejoin.get("interface"), rejoin.get("away"),
+                                      _number(rejoin.get("closed_after_seconds"), " s") if rejoin.get("subflow_closed")
+                                      else "did not close", used, by)))
     rows.append("</table>")
     return rows
 

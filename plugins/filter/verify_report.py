@@ -75,6 +75,7 @@ def _pair(hostvars, client, server, expectations):
     mptcp = _for_server(_results(hostvars, client, "__mptcp_verify_mptcp"), server)
     failovers = _for_server(_results(hostvars, client, "__mptcp_verify_failover"), server)
     services = _for_server(_results(hostvars, client, "__mptcp_verify_services"), server)
+    rejoins = _for_server(_results(hostvars, client, "__mptcp_verify_rejoin"), server)
     pair = {
         "client": client,
         "server": server,
@@ -84,6 +85,7 @@ def _pair(hostvars, client, server, expectations):
                      for r in failovers],
         "services": [{"port": r["item"][1], "mptcp": bool(r.get("mptcp")) and not r.get("failed"),
                       "fallback_reason": r.get("fallback_reason") or r.get("msg")} for r in services],
+        "rejoin": [_rejoin(r) for r in rejoins],
     }
     ratio = None
     if pair["tcp"] and pair["mptcp"] and pair["tcp"].get("mbit_per_s") and pair["mptcp"].get("mbit_per_s"):
@@ -92,6 +94,54 @@ def _pair(hostvars, client, server, expectations):
     pair["diagnosis"] = []
     pair["problems"] = _problems(pair, expectations)
     return pair
+
+
+REJOIN_KEYS = ("away", "subflow_closed", "closed_after_seconds", "rejoined", "rejoin_seconds", "new_subflow", "error")
+
+
+def _rejoin(result):
+    """A path taken away and given back (mptcp_transfer's rejoin): how, whether its
+    subflow had closed, whether and when the connection used it again."""
+    rejoin = dict(interface=result["item"][1], failed=bool(result.get("failed")), msg=result.get("msg"),
+                  checksum_matched=result.get("checksum_matched"))
+    rejoin.update((key, (result.get("rejoin") or {}).get(key)) for key in REJOIN_KEYS)
+    return rejoin
+
+
+def _bound(expectations, key):
+    """A number of seconds the user set, or None (null: report only)."""
+    value = expectations.get(key)
+    if value in (None, "", "null", "none", "None"):
+        return None
+    try:
+        bound = float(value)
+    except (TypeError, ValueError):
+        bound = -1
+    if bound <= 0:
+        raise AnsibleFilterError("mptcp_verify_%s %r is not a number of seconds above 0 (null: report only)" % (key, value))
+    return bound
+
+
+def _rejoin_problems(name, rejoins, bound):
+    problems = []
+    for rejoin in rejoins:
+        where = "%s with %s taken away (%s) and given back" % (name, rejoin["interface"], rejoin.get("away"))
+        if rejoin["failed"]:
+            problems.append("%s: failed: %s" % (where, rejoin["msg"]))
+        elif rejoin.get("error"):
+            problems.append("%s: %s" % (where, rejoin["error"]))
+        elif not rejoin.get("checksum_matched"):
+            problems.append("%s: the data arrived changed (checksum mismatch)" % where)
+        elif bound is not None and not rejoin.get("rejoined"):
+            problems.append("%s: the connection did not use it again (within %s s expected)" % (where, _seconds(bound)))
+        elif bound is not None and rejoin["rejoin_seconds"] > bound:
+            problems.append("%s: used again after %s s, within %s s expected"
+                            % (where, rejoin["rejoin_seconds"], _seconds(bound)))
+    return problems
+
+
+def _seconds(value):
+    return int(value) if float(value).is_integer() else value
 
 
 def _problems(pair, expectations):
@@ -126,6 +176,7 @@ def _problems(pair, expectations):
             problems.append("%s: the transfer did not complete intact" % where)
         elif failover.get("bytes_lost"):
             problems.append("%s: %s bytes lost" % (where, failover["bytes_lost"]))
+    problems += _rejoin_problems(name, pair["rejoin"], _bound(expectations, "rejoin_max_seconds"))
     for service in pair["services"]:
         if not service["mptcp"]:
             problems.append("%s: the service on port %s did not answer in MPTCP: %s"
@@ -176,10 +227,23 @@ def verify_table(report):
                      failover, services])
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    # Below the table, why a pair has fewer subflows than expected.
+    # Below the table, why a pair has fewer subflows than expected, and the paths that came back.
     for pair in report.get("pairs", []):
         lines += ["%s -> %s: %s" % (pair["client"], pair["server"], line) for line in pair.get("diagnosis") or ()]
+        lines += ["%s -> %s: %s" % (pair["client"], pair["server"], _rejoin_line(r)) for r in pair.get("rejoin") or ()]
     return "\n".join(lines)
+
+
+def _rejoin_line(rejoin):
+    head = "%s taken away (%s) and given back: " % (rejoin.get("interface"), rejoin.get("away"))
+    if rejoin.get("failed") or rejoin.get("error"):
+        return head + "FAILED: %s" % (rejoin.get("msg") or rejoin.get("error"))
+    closed = ("its subflow closed %s s after it went" % rejoin["closed_after_seconds"] if rejoin.get("subflow_closed")
+              else "its subflow had not closed")
+    if not rejoin.get("rejoined"):
+        return head + "NOT used again (%s)" % closed
+    return head + "used again after %s s by %s (%s)" % (
+        rejoin["rejoin_seconds"], "a new subflow" if rejoin.get("new_subflow") else "the subflow it had", closed)
 
 
 class FilterModule(object):

@@ -119,6 +119,38 @@ options:
         O(size) is sent, between 0 and 1. Default V(0.3) when neither this nor
         O(fail_after_bytes) is given.
     type: float
+  rejoin_away:
+    description:
+      - V(client) only, with O(fail_interface). Instead of keeping the path down to the end,
+        take it away and give it back part way, and time how long until the open
+        connection uses it again (RV(rejoin)) - the kernel's path manager does not reopen a
+        subflow that closed; NetworkManager or mptcp-rejoin (the role's C(mptcp_rejoin)) do.
+      - V(address) removes the interface's static addresses (the link stays up);
+        V(link) takes the link down. Both give back what was there, routes included.
+        NetworkManager leaves its endpoints as they are after either (seen with 1.52).
+      - V(networkmanager) has NetworkManager disconnect the device and connect it again
+        (C(nmcli device disconnect), C(nmcli device connect)), after which it adds its
+        profile's endpoints again.
+      - The path stays away until none of the connection's subflows is from it (its
+        subflow closed) or O(rejoin_hold) is up, then comes back; sending pauses meanwhile
+        and goes on once the path is used again or O(rejoin_wait) is up.
+    type: str
+    choices: [address, link, networkmanager]
+    version_added: 1.2.0
+  rejoin_hold:
+    description:
+      - V(client) only, with O(rejoin_away). Seconds, 1 to 300, the path stays away at most
+        while its subflow has not closed. A subflow whose packets go nowhere closes after
+        TCP's retries (C(net.ipv4.tcp_retries2)); until then, a path given back resumes it.
+        Default V(30).
+    type: int
+    version_added: 1.2.0
+  rejoin_wait:
+    description:
+      - V(client) only, with O(rejoin_away). Seconds, 1 to 300, the client waits after
+        giving the path back for the connection to use it. Default V(10).
+    type: int
+    version_added: 1.2.0
 attributes:
   check_mode:
     description: In check mode the inputs are checked and nothing is sent, listened on or taken down.
@@ -434,8 +466,47 @@ server:
   returned: role is client and the server answered
   type: dict
   sample: {"bytes": 67108864, "digest": "1e0b...9a", "protocol": "mptcp", "mptcp": true, "subflows_max": 2}
+rejoin:
+  description: The path taken away and given back, null without O(rejoin_away).
+  returned: role is client
+  type: dict
+  version_added: 1.2.0
+  contains:
+    interface:
+      description: The interface (O(fail_interface)).
+      type: str
+    away:
+      description: How it was taken away (O(rejoin_away)).
+      type: str
+    addresses:
+      description: Its local addresses, from which its subflows are recognised.
+      type: list
+      elements: str
+    subflow_closed:
+      description: None of the connection's subflows was from it any more before it came back.
+      type: bool
+    closed_after_seconds:
+      description: From taking it away to its last subflow gone, null when it did not close within O(rejoin_hold).
+      type: float
+    away_seconds:
+      description: How long it was away.
+      type: float
+    rejoined:
+      description: The connection used it again within O(rejoin_wait) - a subflow from it that is new, or one that carries new bytes.
+      type: bool
+    rejoin_seconds:
+      description:
+        - From the moment the client started giving it back (addresses added, or link up) to the
+          first reading of the connection's subflows that showed it used, null when not rejoined.
+      type: float
+    new_subflow:
+      description: It was used by a new subflow (not one that lived on through the absence).
+      type: bool
+    error:
+      description: Why nothing could be timed (a kernel that does not list the subflows).
+      type: str
 failover:
-  description: What happened to the link taken down, null without O(fail_interface).
+  description: What happened to the link taken down, null without O(fail_interface) or with O(rejoin_away).
   returned: role is client
   type: dict
   contains:
@@ -676,6 +747,9 @@ def main():
             fail_interface=dict(type="str"),
             fail_after_bytes=dict(type="int"),
             fail_after_fraction=dict(type="float"),
+            rejoin_away=dict(type="str", choices=["address", "link", "networkmanager"]),
+            rejoin_hold=dict(type="int"),
+            rejoin_wait=dict(type="int"),
         ),
         mutually_exclusive=[("fail_after_bytes", "fail_after_fraction")],
         required_if=[("role", "client", ("address",)), ("role", "probe", ("address",))],

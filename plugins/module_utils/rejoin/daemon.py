@@ -272,18 +272,33 @@ def _run(argv):
     return process.returncode, out, err
 
 
+def endpoint_ids(text):
+    """`ip mptcp endpoint show` (text: "ADDRESS [port N] id N FLAGS... [dev X]" a line) ->
+    [(address, id)]. The text, not -j: iproute2 5.9 (Debian 11) prints broken JSON for
+    it ('}}' at the end)."""
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 3 and "id" in words[1:-1]:
+            try:
+                found.append((normal_address(words[0]), int(words[words.index("id", 1) + 1])))
+            except (ValueError, OSError, socket.error):
+                continue
+    return found
+
+
 def rejoin(ip, endpoint, run=_run):
     """Delete the endpoint of this address (whatever its id) and add it again -> the
     problems met (empty: done)."""
-    rc, out, err = run([ip, "-j", "mptcp", "endpoint", "show"])
+    rc, out, err = run([ip, "mptcp", "endpoint", "show"])
     if rc != 0:
         return ["ip mptcp endpoint show: %s" % err.strip()]
     problems = []
-    for found in json.loads(out or "[]"):
-        if found.get("address") and normal_address(found["address"]) == endpoint["address"]:
-            rc, _out, err = run([ip, "mptcp", "endpoint", "delete", "id", str(found["id"])])
+    for address, number in endpoint_ids(out):
+        if address == endpoint["address"]:
+            rc, _out, err = run([ip, "mptcp", "endpoint", "delete", "id", str(number)])
             if rc != 0:
-                problems.append("delete id %s: %s" % (found["id"], err.strip()))
+                problems.append("delete id %s: %s" % (number, err.strip()))
     rc, _out, err = run(add_argv(ip, endpoint))
     if rc != 0:
         problems.append("%s: %s" % (" ".join(add_argv("ip", endpoint)), err.strip()))

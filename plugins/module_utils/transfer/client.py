@@ -16,7 +16,11 @@ import socket
 import time
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
-from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import LinkFailure
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.link_failover import (
+    AddressRemoval,
+    LinkFailure,
+    NetworkManagerDisconnect,
+)
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.local_interfaces import interfaces_by_address
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import (
     counter_deltas,
@@ -30,6 +34,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_socket 
     tcp_is_mptcp,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.bounded_series import SAMPLE_INTERVAL
+from ansible_collections.mptcp.linux.plugins.module_utils.transfer.path_return import PathReturn
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.pm_events import EventListener, events_of
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import (
     LINGER,
@@ -42,6 +47,8 @@ from ansible_collections.mptcp.linux.plugins.module_utils.transfer.stream import
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.subflow_series import SubflowSeries
 
 REPORT_LIMIT = 1 << 20  # the server's report, with its sampled series
+# How rejoin_away takes a path away (fail_interface alone: the link down to the end).
+TAKE_AWAY = {"address": AddressRemoval, "link": LinkFailure, "networkmanager": NetworkManagerDisconnect}
 CONNECT_RETRY = 0.2  # seconds between connects while the server is not listening yet
 
 
@@ -135,11 +142,13 @@ class _Deadline:
 class _RunState:
     """What the client keeps for itself while it runs, never in its result: the clock
     reading when the link went down (for seconds_after_failure), and the interfaces of
-    the local addresses as they were before (a link taken down loses its IPv6 ones)."""
+    the local addresses as they were before (a link taken down loses its IPv6 ones), the
+    PathReturn of a path taken away and given back (rejoin_away)."""
 
     def __init__(self):
         self.failed_at = None
         self.interfaces = {}
+        self.path_return = None
 
 
 def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
@@ -152,11 +161,13 @@ def run_client(spec, run=None, clock=time.monotonic, diagnose=None):
               "mbit_per_s": None, "checksum_matched": False, "server": None, "mptcp": False,
               "negotiated_by": None, "fallback": False, "fallback_reason": None, "token": None,
               "subflows_max": 0, "subflows_end": 0, "subflows_changes": [], "paths": [], "subflow_stats": [],
-              "subflow_samples": None, "counters": {}, "events": [], "failover": None, "joins": None, "warnings": []}
+              "subflow_samples": None, "counters": {}, "events": [], "failover": None, "rejoin": None, "joins": None, "warnings": []}
     listener = EventListener() if spec["events"] else None
     if listener is not None and not listener.start():
         result["warnings"].append(listener.warning)
-    failure = LinkFailure(run, spec["fail_interface"]) if spec["fail_interface"] else None
+    failure = None
+    if spec["fail_interface"]:
+        failure = TAKE_AWAY.get(spec.get("rejoin_away"), LinkFailure)(run, spec["fail_interface"])
     state = _RunState()
     sock = None
     sampler = None
@@ -234,12 +245,19 @@ def _send(spec, sock, sampler, failure, result, deadline, state):
             cut = fail_at - result["bytes"]
             pieces = [block[:cut], block[cut:]]
         for piece in pieces:
-            if failure is not None and not failure.failed and result["bytes"] >= fail_at:
-                _fail_link(failure, sampler, result, deadline, state)
+            if failure is not None and state.failed_at is None and result["bytes"] >= fail_at:
+                if spec.get("rejoin_away"):
+                    state.path_return = _rejoin(spec, failure, sampler, result, deadline, state)
+                else:
+                    _fail_link(failure, sampler, result, deadline, state)
             sock.settimeout(remaining(deadline.at, deadline.clock))
             sock.sendall(piece)
             result["bytes"] += len(piece)
             sampler.sample()
+            if state.path_return is not None:
+                state.path_return.step()
+    if state.path_return is not None:
+        state.path_return.finish(deadline.at)
     sampler.sample(force=True)
     sampler.freeze()
     result["subflows_end"] = sampler.last if sampler.last is not None else 1
@@ -254,7 +272,7 @@ def _send(spec, sock, sampler, failure, result, deadline, state):
         "server": report,
         "checksum_matched": report.get("digest") == digest.hexdigest() and report.get("bytes") == result["bytes"],
     })
-    if failure is not None:
+    if result["failover"] is not None:
         result["failover"]["completed"] = True
         result["failover"]["seconds_after_failure"] = round(deadline.clock() - state.failed_at, 3)
         # The receiver's longest stretch without new bytes: the failover's stall.
@@ -283,6 +301,17 @@ def _fail_link(failure, sampler, result, deadline, state):
     state.failed_at = deadline.clock()
 
 
+def _rejoin(spec, failure, sampler, result, deadline, state):
+    """Take the path away; the PathReturn returned gives it back and times its use."""
+    state.failed_at = deadline.clock()
+    returner = PathReturn(failure, sampler, spec["rejoin_hold"], spec["rejoin_wait"], deadline.clock)
+    # The report is the returner's own dict, filled in as it goes (also when an error ends the transfer).
+    returner.report.update({"away": spec["rejoin_away"], "after_bytes": result["bytes"], "at_seconds": deadline.since_start()})
+    result["rejoin"] = returner.report
+    returner.start()
+    return returner
+
+
 def _restore(failure, result, message):
     """Bring the failed link back whatever happened; a restore failure is reported, and
     never hides the transfer's own failure."""
@@ -292,10 +321,11 @@ def _restore(failure, result, message):
         failure.report.update({"restored": False, "restore_error": str(exc)})
         message = (message + "; " if message else "") + "the link %s could not be restored: %s" % (
             failure.interface, exc)
-    if result["failover"] is not None:
-        for key in ("restored", "restore_error", "addresses_readded", "routes_restored"):
-            if key in failure.report:
-                result["failover"][key] = failure.report[key]
+    for taken in (result["failover"], result["rejoin"]):
+        if taken is not None:
+            for key in ("restored", "restore_error", "addresses_readded", "routes_restored"):
+                if key in failure.report:
+                    taken[key] = failure.report[key]
     return message
 
 

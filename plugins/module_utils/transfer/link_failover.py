@@ -169,6 +169,9 @@ class LinkFailure:
         self.failed = False
         self.report["up_at"] = self._clock()
         self._wait_up(wait)
+        return self._add_back(wait)
+
+    def _add_back(self, wait):
         # On a host whose links NetworkManager manages, it re-activates the profile at the
         # same time, re-adding addresses and routes itself: what it added first is fine
         # (EEXIST), and a route refused as unreachable (its address or connected route not
@@ -218,3 +221,60 @@ def _text(data):
     if isinstance(data, bytes):
         return data.decode("utf-8", "replace")
     return data
+
+
+class AddressRemoval(LinkFailure):
+    """fail() removes the link's static addresses (the kernel drops the routes through
+    them with the last one), the link stays up; restore() adds them back with the routes.
+    A path taken away the way a DHCP lease that ends or an address change does."""
+
+    def fail(self):
+        shown = self._addresses_now()
+        self.local_addresses = [info.get("local") for info in _address_infos(shown)]
+        self._addresses = persistent_addresses(shown)
+        if not self._addresses:
+            raise MptcpError("%s has no static address to take away" % self.interface)
+        self._routes = routes_to_restore(self._ip("route", "save", "table", "all", "dev", self.interface))
+        for family, address, prefixlen, _words in self._addresses:
+            self._ip("-6" if family == "inet6" else "-4", "address", "del", "%s/%s" % (address, prefixlen),
+                     "dev", self.interface)
+        self.failed = True
+        self.report["down_at"] = self._clock()
+
+    def restore(self, wait=5.0):
+        if not self.failed:
+            return self.report
+        self.failed = False
+        self.report["up_at"] = self._clock()
+        return self._add_back(wait)
+
+
+class NetworkManagerDisconnect(LinkFailure):
+    """fail() has NetworkManager take the device's connection down (`nmcli device
+    disconnect`: its addresses, routes and MPTCP endpoints go), restore() has it connect
+    the device again (`nmcli device connect`, which waits for the activation): the way
+    NetworkManager itself takes a path away and gives it back, the one after which it adds
+    its endpoints again (it leaves them as they are when an address or a link changes
+    behind its back)."""
+
+    def _nmcli(self, *args):
+        argv = ["nmcli", "--wait", "15"] + list(args)
+        rc, _out, err = self._run(argv)
+        if rc != 0:
+            raise MptcpError("%s failed (rc=%d): %s" % (" ".join(argv), rc, _text(err).strip()))
+
+    def fail(self):
+        shown = self._addresses_now()
+        self.local_addresses = [info.get("local") for info in _address_infos(shown)]
+        self._nmcli("device", "disconnect", self.interface)
+        self.failed = True
+        self.report["down_at"] = self._clock()
+
+    def restore(self, wait=5.0):
+        if not self.failed:
+            return self.report
+        self.failed = False
+        self.report["up_at"] = self._clock()
+        self._nmcli("device", "connect", self.interface)
+        self.report.update({"addresses_readded": [], "routes_restored": 0, "restored": True})
+        return self.report

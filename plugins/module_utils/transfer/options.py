@@ -21,8 +21,14 @@ MAX_CONNECTIONS = 64
 DEFAULT_SIZE = 16 << 20
 DEFAULT_TIMEOUT = 60
 DEFAULT_FAIL_FRACTION = 0.3
+REJOIN_AWAY = ("address", "link", "networkmanager")
+DEFAULT_REJOIN_HOLD = 30
+DEFAULT_REJOIN_WAIT = 10
+MAX_REJOIN_SECONDS = 300
 SERVER_ONLY = ("connections",)
-CLIENT_ONLY = ("size", "seed", "bind_address", "fail_interface", "fail_after_bytes", "fail_after_fraction")
+CLIENT_ONLY = ("size", "seed", "bind_address", "fail_interface", "fail_after_bytes", "fail_after_fraction",
+               "rejoin_away", "rejoin_hold", "rejoin_wait")
+REJOIN_ONLY = ("rejoin_hold", "rejoin_wait")
 _SIZE = re.compile(r"^\s*(\d+)\s*(?:([kmg])(?:i?b)?)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -105,12 +111,13 @@ def _validate_failover(params, size, sys_class_net):
     interface = params.get("fail_interface")
     after_bytes = params.get("fail_after_bytes")
     fraction = params.get("fail_after_fraction")
+    rejoin = _validate_rejoin(params)
     if interface is None:
-        given = [name for name, value in (("fail_after_bytes", after_bytes), ("fail_after_fraction", fraction))
-                 if value is not None]
+        given = [name for name, value in (("fail_after_bytes", after_bytes), ("fail_after_fraction", fraction),
+                                          ("rejoin_away", params.get("rejoin_away"))) if value is not None]
         if given:
             raise ValidationError("%s needs fail_interface (the link to take down)" % ", ".join(given))
-        return {"fail_interface": None, "fail_after_bytes": None}
+        return dict(rejoin, fail_interface=None, fail_after_bytes=None)
     if sys_class_net:
         validate_interface(interface, sys_class_net)
     else:
@@ -128,4 +135,22 @@ def _validate_failover(params, size, sys_class_net):
             raise ValidationError("fail_after_fraction %r is out of range: a number between 0 and 1, "
                                   "both excluded" % (fraction,))
         after_bytes = max(1, int(size * fraction))
-    return {"fail_interface": interface, "fail_after_bytes": after_bytes}
+    return dict(rejoin, fail_interface=interface, fail_after_bytes=after_bytes)
+
+
+def _validate_rejoin(params):
+    """rejoin_away (address or link: the path is given back part way, and its return
+    timed) and its two bounds, which mean nothing without it."""
+    away = params.get("rejoin_away")
+    if away is None:
+        given = [name for name in REJOIN_ONLY if params.get(name) is not None]
+        if given:
+            raise ValidationError("%s needs rejoin_away (how the path is taken away and given back)" % ", ".join(given))
+        return {"rejoin_away": None, "rejoin_hold": None, "rejoin_wait": None}
+    if away not in REJOIN_AWAY:
+        raise ValidationError("rejoin_away %r is not one of: %s" % (away, ", ".join(REJOIN_AWAY)))
+    hold = params.get("rejoin_hold")
+    wait = params.get("rejoin_wait")
+    return {"rejoin_away": away,
+            "rejoin_hold": _in_range("rejoin_hold", DEFAULT_REJOIN_HOLD if hold is None else hold, 1, MAX_REJOIN_SECONDS),
+            "rejoin_wait": _in_range("rejoin_wait", DEFAULT_REJOIN_WAIT if wait is None else wait, 1, MAX_REJOIN_SECONDS)}

@@ -94,3 +94,19 @@ def test_a_pair_without_samples_still_has_its_chart():
                                    "failover": []}], "problems": ["a -> b: the MPTCP transfer failed: refused"]})
     assert len(elements(page, "svg", "pair-chart")) == 1 and not elements(page, "path", "subflow")
     assert "failed: refused" in page
+
+
+def test_the_paths_given_back_have_a_table_of_their_own():
+    found = dict(transfer(["srv", "c2"]), rejoin={
+        "away": "address", "subflow_closed": True, "closed_after_seconds": 3.2, "rejoined": True, "rejoin_seconds": 0.56,
+        "new_subflow": True})
+    never = dict(transfer(["srv", "c1"]), rejoin={"away": "link", "subflow_closed": False, "rejoined": False})
+    hostvars = {"cli": {"__mptcp_verify_mptcp": {"results": [transfer("srv")]},
+                        "__mptcp_verify_rejoin": {"results": [found, never]}}}
+    page = verify_html(verify_report(hostvars, ["cli"], ["srv"], {"rejoin_max_seconds": None}))
+    assert len(elements(page, "table", "rejoin")) == 1
+    table = page[page.index('<table class="rejoin">'):]
+    table = table[:table.index("</table>")]
+    assert "<td>c2</td><td>address</td><td>3.2 s</td><td>0.56 s</td><td>a new subflow</td>" in table
+    assert "<td>c1</td><td>link</td><td>did not close</td><td>NOT used again</td><td>-</td>" in table
+    assert 'class="rejoin"' not in verify_html(report())

@@ -1,5 +1,8 @@
 """The verify playbook's report from recorded mptcp_transfer results."""
 
+import pytest
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.mptcp.linux.plugins.filter.verify_report import verify_report, verify_table
 
 SIZE = 25165824
@@ -90,3 +93,40 @@ def test_null_expects_no_subflow_count_only_reports_it():
         assert report["problems"] == [], (null, report["problems"])
     report = verify_report(hostvars(mptcp=transfer(subflows=1)), ["cli"], ["srv"], {"subflows": 2})
     assert report["problems"] == ["cli -> srv: 1 subflows, 2 expected"], report["problems"]
+
+
+def rejoined(interface="eth1", seconds=0.4, **rejoin):
+    report = dict({"away": "address", "subflow_closed": True, "closed_after_seconds": 3.2, "rejoined": seconds is not None,
+                   "rejoin_seconds": seconds, "new_subflow": seconds is not None}, **rejoin)
+    return transfer(item=["srv", interface], rejoin=report)
+
+
+def with_rejoin(*results):
+    found = hostvars()
+    found["cli"]["__mptcp_verify_rejoin"] = {"results": list(results)}
+    return found
+
+
+def test_a_path_used_again_within_the_bound_is_reported_and_no_problem():
+    report = verify_report(with_rejoin(rejoined()), ["cli"], ["srv"], {"rejoin_max_seconds": 5})
+    assert report["problems"] == []
+    (rejoin,) = report["pairs"][0]["rejoin"]
+    assert (rejoin["interface"], rejoin["rejoin_seconds"], rejoin["new_subflow"]) == ("eth1", 0.4, True)
+    assert ("cli -> srv: eth1 taken away (address) and given back: used again after 0.4 s by a new subflow "
+            "(its subflow closed 3.2 s after it went)") in verify_table(report)
+
+
+def test_a_path_not_used_again_or_too_late_is_a_problem_unless_only_reported():
+    results = with_rejoin(rejoined(seconds=None), rejoined("eth0", seconds=6.5))
+    assert verify_report(results, ["cli"], ["srv"], {"rejoin_max_seconds": 5})["problems"] == [
+        "cli -> srv with eth1 taken away (address) and given back: the connection did not use it again (within 5 s expected)",
+        "cli -> srv with eth0 taken away (address) and given back: used again after 6.5 s, within 5 s expected"]
+    report = verify_report(results, ["cli"], ["srv"], {"rejoin_max_seconds": None})
+    assert report["problems"] == []
+    assert "eth1 taken away (address) and given back: NOT used again" in verify_table(report)
+
+
+@pytest.mark.parametrize("bound", ["soon", 0, -3, True and "1s"])
+def test_a_bound_that_is_not_seconds_is_refused_naming_it(bound):
+    with pytest.raises(AnsibleFilterError, match="mptcp_verify_rejoin_max_seconds %r is not a number of seconds" % (bound,)):
+        verify_report(with_rejoin(rejoined()), ["cli"], ["srv"], {"rejoin_max_seconds": bound})

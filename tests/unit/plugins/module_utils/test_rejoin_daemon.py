@@ -222,16 +222,16 @@ class FakeIp:
 
     def __call__(self, argv):
         self.calls.append(argv)
-        if argv[1:3] == ["-j", "mptcp"]:
-            return 0, json.dumps(self.endpoints), ""
+        if argv[1:] == ["mptcp", "endpoint", "show"]:
+            return 0, "".join("%s id %d %s\n" % (e["address"], e["id"], e["rest"]) for e in self.endpoints), ""
         if argv[3] in self.fail:
             return 2, "", "Error: it failed."
         return 0, "", ""
 
 
 def test_rejoin_deletes_the_endpoint_of_that_address_whatever_its_id_and_adds_it_as_listed():
-    ip = FakeIp([{"address": "198.18.191.1", "id": 1, "subflow": True},
-                 {"address": "198.18.192.1", "id": 9, "subflow": True, "dev": "rec0"}])
+    ip = FakeIp([{"address": "198.18.191.1", "id": 1, "rest": "subflow"},
+                 {"address": "198.18.192.1", "id": 9, "rest": "subflow dev rec0 "}])
     endpoint = dict(address="198.18.192.1", dev="rec0", id=5, port=None, flags=["subflow", "backup"])
     assert daemon.rejoin("/usr/sbin/ip", endpoint, run=ip) == []
     assert ip.calls[1:] == [["/usr/sbin/ip", "mptcp", "endpoint", "delete", "id", "9"],
@@ -243,4 +243,17 @@ def test_rejoin_of_a_missing_endpoint_only_adds_it_and_says_what_failed():
     ip = FakeIp([], fail=("add",))
     endpoint = dict(address="2001:db8::1", port=8080, flags=["signal"])
     assert daemon.rejoin("ip", endpoint, run=ip) == ["ip mptcp endpoint add 2001:db8::1 port 8080 signal: Error: it failed."]
-    assert [argv[3] for argv in ip.calls] == ["endpoint", "add"]
+    assert [argv[3] for argv in ip.calls] == ["show", "add"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # iproute2 6.1 (Debian 12) and 6.15 (Debian 13): a trailing space after dev.
+    ("198.19.20.10 id 1 subflow dev eth0 \n198.19.21.10 id 77 signal dev eth1 \n",
+     [("198.19.20.10", 1), ("198.19.21.10", 77)]),
+    # 5.9 (Debian 11), whose -j output is not JSON; a port before the id; IPv6 spelled long.
+    ("127.0.0.2 id 5 subflow \n2001:DB8:0::1 port 8080 id 3 signal \n", [("127.0.0.2", 5), ("2001:db8::1", 3)]),
+    ("", []),
+    ("garbage\nnot-an-address id 4 subflow\n", []),
+])
+def test_endpoint_ids_reads_the_text_of_every_iproute2_seen(text, expected):
+    assert daemon.endpoint_ids(text) == expected
