@@ -90,12 +90,13 @@ def _run_path_manager(make_request):
 
 
 def run_systemd(params, check_mode, host):
-    # Last in both orders: nothing after it can be refused, so it is never undone.
-    return ensure_systemd(params, check_mode, host), None
+    put_back = []
+    result = ensure_systemd(params, check_mode, host, put_back_out=put_back)
+    return result, (lambda: put_back[0].run()) if put_back else None
 
 
 def run_rejoin(params, check_mode, host):
-    # Last in both orders, as the systemd part.
+    # Last in both orders: nothing after it can be refused, so it is never undone.
     return ensure_rejoin(params, check_mode, host), None
 
 

@@ -29,7 +29,9 @@ def wanted_from(params):
                   services=dropin.get("services") or [], dropin_contents=dropin.get("contents"))
 
 
-def ensure(params, check_mode, host):
+def ensure(params, check_mode, host, put_back_out=None):
+    """The module's run; put_back_out (a list) receives the PutBack of what was changed,
+    for mptcp_host, which undoes this part when a later one is refused."""
     wanted = wanted_from(params)
     validate(wanted)
     unit_dir = params["unit_dir"]
@@ -39,7 +41,9 @@ def ensure(params, check_mode, host):
     systemctl = Systemctl(host.run, systemctl_path)
     plan = plan_changes(unit_dir, wanted, read_found(unit_dir, wanted, systemctl.is_enabled))
     if plan.changed and not check_mode:
-        apply_plan(host, plan, wanted.unit_name, systemctl, params["daemon_reload"])
+        put_back = apply_plan(host, plan, wanted.unit_name, systemctl, params["daemon_reload"])
+        if put_back_out is not None:
+            put_back_out.append(put_back)
     enabled = None
     if wanted.unit_name is not None:
         enabled = wanted.unit_content is not None and wanted.unit_enabled

@@ -261,32 +261,110 @@ class Systemctl:
             raise MptcpError("systemctl %s failed (rc=%d): %s" % (" ".join(args), rc, (err or out).strip()))
 
 
+class PutBack:
+    """What apply_plan changed, recorded as it goes, to put back as it was: the files'
+    texts before (None: no file), the directories it made, the unit's enablement, and a
+    reload once files are back. Run by apply_plan itself when one of its steps is refused
+    (so its error can say nothing it did is left), and by mptcp_host when a later part is."""
+
+    def __init__(self, host, systemctl, unit_name):
+        self.host = host
+        self.systemctl = systemctl
+        self.unit_name = unit_name
+        self.files = []
+        self.attributes = []
+        self.dirs_made = []
+        self.disabled = False
+        self.enabled = False
+        self.reloaded = False
+
+    def run(self):
+        """Put back -> the problems met (empty: all put back)."""
+        problems = []
+
+        def attempt(step, *args):
+            try:
+                step(*args)
+            except MptcpError as error:
+                problems.append("%s" % error)
+
+        if self.enabled:
+            attempt(self.systemctl.call, "disable", self.unit_name)
+        for path, text in reversed(self.files):
+            attempt(self._restore, path, text)
+        for path, mode, uid, gid in self.attributes:
+            try:
+                os.chmod(path, mode)
+                os.chown(path, uid, gid)
+            except (IOError, OSError) as error:
+                problems.append("cannot give %s its mode and owner back: %s" % (path, os.strerror(error.errno)))
+        for directory in reversed(self.dirs_made):
+            try:
+                os.rmdir(directory)
+            except (IOError, OSError) as error:
+                problems.append("cannot remove %s: %s" % (directory, os.strerror(error.errno)))
+        if self.reloaded:
+            attempt(self.systemctl.call, "daemon-reload")
+        if self.disabled:
+            attempt(self.systemctl.call, "enable", self.unit_name)
+        return problems
+
+    def _restore(self, path, text):
+        if text is None:
+            remove(path)
+        else:
+            commit(self.host, stage(path, text), path)
+
+
 def apply_plan(host, plan, unit_name, systemctl, daemon_reload=True):
     """Disable before removing, write and remove files, reload systemd once when a file
-    changed, enable last (systemctl enable reads the unit file from disk)."""
+    changed, enable last (systemctl enable reads the unit file from disk) -> the PutBack
+    of what it did. A step refused puts back the steps before it, and the error says so."""
+    put_back = PutBack(host, systemctl, unit_name)
+    try:
+        _apply(host, plan, unit_name, systemctl, daemon_reload, put_back)
+    except MptcpError as error:
+        problems = put_back.run()
+        raise MptcpError("%s; %s" % (("%s" % error).rstrip("."), (
+            "putting the unit files back failed: %s" % "; ".join(problems) if problems
+            else "the unit files were put back as they were")))
+    return put_back
+
+
+def _apply(host, plan, unit_name, systemctl, daemon_reload, put_back):
     if plan.disable:
         systemctl.call("disable", unit_name)
+        put_back.disabled = True
     for directory in plan.dirs:
         try:
             if not os.path.isdir(directory):
                 os.mkdir(directory, DIR_MODE)
+                put_back.dirs_made.append(directory)
             os.chmod(directory, DIR_MODE)
             if os.geteuid() == 0:
                 os.chown(directory, 0, 0)
         except (IOError, OSError) as error:
             raise MptcpError("cannot create %s: %s" % (directory, os.strerror(error.errno)))
     for path, text in plan.writes:
+        before = read_text(path)
         commit(host, stage(path, text), path)
+        put_back.files.append((path, before))
     for path in plan.fixes:
         try:
+            found = os.stat(path)
+            put_back.attributes.append((path, stat.S_IMODE(found.st_mode), found.st_uid, found.st_gid))
             os.chmod(path, FILE_MODE)
             if os.geteuid() == 0:
                 os.chown(path, 0, 0)
         except (IOError, OSError) as error:
             raise MptcpError("cannot make %s root-owned 0644: %s" % (path, os.strerror(error.errno)))
     for path in plan.removals:
+        before = read_text(path)
         remove(path)
+        put_back.files.append((path, before))
     if daemon_reload and (plan.writes or plan.removals):
         systemctl.call("daemon-reload")
+        put_back.reloaded = True
     if plan.enable:
         systemctl.call("enable", unit_name)
+        put_back.enabled = True

@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError, ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.host import parts
+from ansible_collections.mptcp.linux.plugins.module_utils.host.ensure import converge
 from ansible_collections.mptcp.linux.plugins.module_utils.rejoin import daemon
 from ansible_collections.mptcp.linux.plugins.module_utils.rejoin.ensure import ensure
 from ansible_collections.mptcp.linux.plugins.module_utils.rejoin.files import UNIT_NAME, program_text
@@ -176,3 +177,24 @@ def test_a_file_with_the_right_text_but_the_wrong_mode_is_written_again(tmp_path
     assert result["files_changed"] == [str(tmp_path / "rejoin.json")]
     assert oct((tmp_path / "rejoin.json").stat().st_mode & 0o777) == "0o644"
     assert ensure(params(tmp_path), False, host)["changed"] is False
+
+
+def test_the_systemd_part_is_undone_when_the_rejoin_part_after_it_is_refused(tmp_path):
+    """mptcp-rejoin comes after the boot unit and the drop-ins: refused, it leaves neither
+    behind, and the error names the systemd part as undone (not "nothing changed")."""
+    host = Host()
+    host.warnings = []
+    systemd_params = dict(unit=dict(name="mptcp-pm.service", content="[Unit]\n", enabled=True, state="present"),
+                          dropin=dict(name="50-mptcp.conf", content="[Service]\n", services=["iperf3.service"]),
+                          unit_dir=str(tmp_path), daemon_reload=True)
+
+    def refused(params, check_mode, host):
+        raise MptcpError("systemctl start mptcp-rejoin.service failed (rc=1): boom")
+    batch = [parts.Part("systemd", "mptcp.linux.mptcp_systemd", lambda r, h, res: systemd_params, parts.run_systemd),
+             parts.Part("rejoin", "mptcp.linux.mptcp_host", lambda r, h, res: {}, refused)]
+    with pytest.raises(MptcpError) as error:
+        converge(batch, request(), Readiness(), False, host)
+    assert files(tmp_path) == []
+    assert "mptcp-pm.service" not in host.systemd.enabled
+    assert str(error.value).startswith("rejoin: systemctl start mptcp-rejoin.service failed (rc=1): boom. "
+                                       "The 1 step(s) already done were undone: systemd ("), str(error.value)

@@ -194,6 +194,58 @@ def test_a_systemctl_failure_is_reported(tmp_path):
         apply_plan(FakeModule(), plan, want.unit_name, systemctl)
 
 
+def listing(root):
+    """{relative path: text} of every file below root, and the directories (text None)."""
+    found = {}
+    for directory, dirs, files in os.walk(str(root)):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(directory, name), str(root))] = None
+        for name in files:
+            path = os.path.join(directory, name)
+            with open(path) as handle:
+                found[os.path.relpath(path, str(root))] = handle.read()
+    return found
+
+
+@pytest.mark.parametrize("fail, calls", [
+    # systemd never loaded the new files: they go back, no reload needed.
+    ("daemon-reload", [["daemon-reload"]]),
+    # It had: the files go back and it reloads them again.
+    ("enable", [["daemon-reload"], ["enable", "mptcp-pm.service"], ["daemon-reload"]]),
+])
+def test_a_step_refused_puts_the_files_back_as_they_were(tmp_path, fail, calls):
+    """An edited unit rewritten, a drop-in and its directory made, then systemctl refuses:
+    the unit's old text, no drop-in, no directory - and the error says they were put back
+    (mptcp_host's summary then says truly that nothing is left changed)."""
+    (tmp_path / "mptcp-pm.service").write_text(UNIT.replace("subflows 2", "subflows 1"))
+    os.chmod(str(tmp_path / "mptcp-pm.service"), 0o644)
+    before = listing(tmp_path)
+    run = Recorder(fail=fail)
+    systemctl = Systemctl(run, "/bin/systemctl")
+    want = wanted()
+    plan = plan_changes(str(tmp_path), want, read_found(str(tmp_path), want, lambda _name: False))
+    assert plan.writes and plan.dirs
+    with pytest.raises(MptcpError, match="systemctl %s.* failed .*Access denied; the unit files were put back as they were" % fail):
+        apply_plan(FakeModule(), plan, want.unit_name, systemctl)
+    assert listing(tmp_path) == before
+    assert run.calls == calls
+
+
+def test_a_put_back_run_later_undoes_the_whole_plan(tmp_path):
+    """mptcp_host runs the PutBack when a part after this one is refused: the unit enabled
+    by the plan is disabled, the files it wrote removed, systemd reloaded."""
+    run = Recorder()
+    systemctl = Systemctl(run, "/bin/systemctl")
+    want = wanted()
+    plan = plan_changes(str(tmp_path), want, read_found(str(tmp_path), want, systemctl.is_enabled))
+    put_back = apply_plan(FakeModule(), plan, want.unit_name, systemctl)
+    assert listing(tmp_path)
+    run.calls = []
+    assert put_back.run() == []
+    assert listing(tmp_path) == {}
+    assert run.calls == [["disable", "mptcp-pm.service"], ["daemon-reload"]]
+
+
 def test_a_unit_of_contents_gets_its_own_text_and_the_others_the_common_one():
     want = wanted(dropin_contents={"echo.socket": SOCKET_DROPIN})
     found = in_sync()
