@@ -11,6 +11,10 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+# A backup path may carry this much of the bytes while the others are up: the subflow's
+# handshake and the odd retransmission, which the kernel may send on any subflow.
+DEFAULT_MAX_BACKUP_SHARE = 0.01
+
 
 def _results(hostvars, host, name):
     """The loop results a client registered, skipped items left out."""
@@ -43,6 +47,37 @@ def _subflows(result):
             "bytes_received": other.get("bytes_received"), "server_interface": other.get("interface"),
         })
     return subflows
+
+
+def _subflow_bytes(subflow):
+    """What a subflow carried: the bytes the server received on it, else those the client's
+    side saw acknowledged (a subflow the server's samples missed)."""
+    received = subflow.get("bytes_received")
+    return received if received is not None else (subflow.get("bytes_acked") or 0)
+
+
+def interface_shares(subflows):
+    """{client interface: fraction of the bytes its subflows carried}, rounded to 0.1%."""
+    carried = {}
+    for subflow in subflows or ():
+        name = subflow.get("interface") or "?"
+        carried[name] = carried.get(name, 0) + _subflow_bytes(subflow)
+    total = sum(carried.values())
+    return dict((name, round(float(value) / total, 4) if total else 0.0) for name, value in sorted(carried.items()))
+
+
+def backup_bytes(subflows, backup_interfaces):
+    """The bytes the subflows over backup_interfaces carried."""
+    return sum(_subflow_bytes(s) for s in subflows or () if s.get("interface") in backup_interfaces)
+
+
+def backup_share(subflows, backup_interfaces):
+    """The fraction of the bytes the subflows over backup_interfaces carried, or None where
+    nothing was carried at all."""
+    total = sum(_subflow_bytes(s) for s in subflows or ())
+    if not total:
+        return None
+    return round(float(backup_bytes(subflows, backup_interfaces)) / total, 4)
 
 
 def _transfer(result):
@@ -85,6 +120,12 @@ def _pair(hostvars, client, server, expectations):
         "services": [{"port": r["item"][1], "mptcp": bool(r.get("mptcp")) and not r.get("failed"),
                       "fallback_reason": r.get("fallback_reason") or r.get("msg")} for r in services],
     }
+    for transfer in [pair["mptcp"]] + pair["failover"]:
+        if transfer and not transfer.get("failed"):
+            transfer["interface_shares"] = interface_shares(transfer["subflow_stats"])
+            if _backup_interfaces(expectations):
+                transfer["backup_share"] = backup_share(transfer["subflow_stats"], _backup_interfaces(expectations))
+                transfer["backup_bytes"] = backup_bytes(transfer["subflow_stats"], _backup_interfaces(expectations))
     ratio = None
     if pair["tcp"] and pair["mptcp"] and pair["tcp"].get("mbit_per_s") and pair["mptcp"].get("mbit_per_s"):
         ratio = round(pair["mptcp"]["mbit_per_s"] / pair["tcp"]["mbit_per_s"], 2)
@@ -92,6 +133,49 @@ def _pair(hostvars, client, server, expectations):
     pair["diagnosis"] = []
     pair["problems"] = _problems(pair, expectations)
     return pair
+
+
+def _backup_interfaces(expectations):
+    return list(expectations.get("backup_interfaces") or [])
+
+
+def _backup_problems(name, pair, expectations):
+    """The backup paths (the client's interfaces in backup_interfaces, whose endpoints are
+    marked backup): the kernel flags their subflows backup, they carry at most
+    max_backup_share of the bytes while the other paths are up, and a failover of another
+    path moves the transfer onto them."""
+    backups = _backup_interfaces(expectations)
+    if not backups:
+        return []
+    limit = float(expectations.get("max_backup_share") if expectations.get("max_backup_share") is not None
+                  else DEFAULT_MAX_BACKUP_SHARE)
+    mptcp = pair["mptcp"]
+    problems = []
+    on_backup = [s for s in mptcp["subflow_stats"] if s.get("interface") in backups]
+    if not on_backup:
+        return ["%s: no subflow over the backup interface(s) %s" % (name, ", ".join(backups))]
+    not_flagged = sorted(set(s.get("interface") for s in on_backup if s.get("backup") is False))
+    if not_flagged:
+        problems.append("%s: the kernel does not flag the subflows over %s backup: is their endpoint marked backup?"
+                        % (name, ", ".join(not_flagged)))
+    share = mptcp.get("backup_share")
+    if share is None or share > limit:
+        problems.append("%s: the backup path(s) %s carried %s of the bytes while the others were up, at most %s expected"
+                        % (name, ", ".join(backups), _percent(share), _percent(limit)))
+    for failover in pair["failover"]:
+        if failover.get("failed") or failover.get("interface") in backups:
+            continue
+        # What the client wrote after the link went down had no other way than the backups.
+        after = (failover.get("bytes") or 0) - ((failover.get("failover") or {}).get("after_bytes") or 0)
+        if not failover.get("backup_bytes") or failover["backup_bytes"] < after:
+            problems.append("%s with %s down: the backup path(s) %s carried %s bytes, less than the %s written after "
+                            "it went down" % (name, failover.get("interface"), ", ".join(backups),
+                                              failover.get("backup_bytes"), after))
+    return problems
+
+
+def _percent(share):
+    return "-" if share is None else "%.1f%%" % (100 * share)
 
 
 def _problems(pair, expectations):
@@ -118,6 +202,7 @@ def _problems(pair, expectations):
     minimum = expectations.get("min_ratio")
     if minimum is not None and (pair["ratio"] is None or pair["ratio"] < float(minimum)):
         problems.append("%s: MPTCP/TCP throughput ratio %s, at least %s expected" % (name, pair["ratio"], minimum))
+    problems += _backup_problems(name, pair, expectations)
     for failover in pair["failover"]:
         where = "%s with %s down" % (name, failover.get("interface"))
         if failover.get("failed"):
@@ -176,8 +261,14 @@ def verify_table(report):
                      failover, services])
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    # Below the table, why a pair has fewer subflows than expected.
+    # Below the table, what the backup paths carried, and why a pair has fewer subflows than expected.
     for pair in report.get("pairs", []):
+        mptcp = pair.get("mptcp") or {}
+        if mptcp.get("backup_share") is not None:
+            lines.append("%s -> %s: backup paths carried %s of the bytes while the others were up%s" % (
+                pair["client"], pair["server"], _percent(mptcp["backup_share"]), "".join(
+                    ", %s after %s went down" % (_percent(f.get("backup_share")), f.get("interface"))
+                    for f in pair.get("failover", []) if "backup_share" in f)))
         lines += ["%s -> %s: %s" % (pair["client"], pair["server"], line) for line in pair.get("diagnosis") or ()]
     return "\n".join(lines)
 

@@ -90,3 +90,67 @@ def test_null_expects_no_subflow_count_only_reports_it():
         assert report["problems"] == [], (null, report["problems"])
     report = verify_report(hostvars(mptcp=transfer(subflows=1)), ["cli"], ["srv"], {"subflows": 2})
     assert report["problems"] == ["cli -> srv: 1 subflows, 2 expected"], report["problems"]
+
+
+def subflow(interface, received, backup=False, acked=None):
+    return {"interface": interface, "backup": backup, "bytes_sent": received, "bytes_acked": acked,
+            "local": "10.0.%s.1" % interface[-1], "local_port": 1, "remote": "10.0.%s.2" % interface[-1], "remote_port": 2,
+            "received": received}
+
+
+def with_subflows(*subflows, **extra):
+    """A transfer whose subflows carried what each subflow() says, as the server saw it."""
+    client = [dict((k, v) for k, v in s.items() if k != "received") for s in subflows]
+    server = [{"remote": s["local"], "remote_port": s["local_port"], "local": s["remote"], "local_port": s["remote_port"],
+               "bytes_received": s["received"], "interface": s["interface"]} for s in subflows]
+    result = transfer(**extra)
+    result["subflow_stats"] = client
+    result["server"]["subflow_stats"] = server
+    return result
+
+
+BACKUP = {"subflows": 2, "backup_interfaces": ["eth1"]}
+
+
+def test_the_shares_of_the_interfaces_are_what_their_subflows_carried():
+    mptcp = with_subflows(subflow("eth0", 750), subflow("eth1", 250), subflow("eth2", 0, acked=0))
+    pair = verify_report(hostvars(mptcp=mptcp), ["cli"], ["srv"])["pairs"][0]
+    assert pair["mptcp"]["interface_shares"] == {"eth0": 0.75, "eth1": 0.25, "eth2": 0.0}
+    assert "backup_share" not in pair["mptcp"]
+
+
+def test_an_idle_backup_path_passes_and_its_share_is_reported():
+    mptcp = with_subflows(subflow("eth0", 99900), subflow("eth1", 100, backup=True))
+    moved = with_subflows(subflow("eth0", 40000), subflow("eth1", 60000, backup=True), item=["srv", "eth0"],
+                          failover={"completed": True, "after_bytes": SIZE - 60000})
+    report = verify_report(hostvars(mptcp=mptcp, failover=[moved]), ["cli"], ["srv"], BACKUP)
+    assert report["problems"] == []
+    assert report["pairs"][0]["mptcp"]["backup_share"] == 0.001
+    assert "backup paths carried 0.1% of the bytes while the others were up, 60.0% after eth0 went down" \
+        in verify_table(report)
+
+
+def test_a_backup_path_that_carries_more_than_one_percent_is_a_problem():
+    mptcp = with_subflows(subflow("eth0", 98000), subflow("eth1", 2000, backup=True))
+    report = verify_report(hostvars(mptcp=mptcp), ["cli"], ["srv"], BACKUP)
+    assert report["problems"] == ["cli -> srv: the backup path(s) eth1 carried 2.0% of the bytes while the others "
+                                  "were up, at most 1.0% expected"]
+    assert verify_report(hostvars(mptcp=mptcp), ["cli"], ["srv"], dict(BACKUP, max_backup_share=0.05))["problems"] == []
+
+
+def test_a_backup_path_must_be_flagged_backup_exist_and_take_over():
+    not_flagged = with_subflows(subflow("eth0", 100000), subflow("eth1", 0))
+    assert "does not flag the subflows over eth1 backup" in verify_report(
+        hostvars(mptcp=not_flagged), ["cli"], ["srv"], BACKUP)["problems"][0]
+    no_backup = with_subflows(subflow("eth0", 100000))
+    assert verify_report(hostvars(mptcp=no_backup), ["cli"], ["srv"], BACKUP)["problems"] == [
+        "cli -> srv: no subflow over the backup interface(s) eth1"]
+    mptcp = with_subflows(subflow("eth0", 100000), subflow("eth1", 0, backup=True))
+    stuck = with_subflows(subflow("eth0", 100000), subflow("eth1", 0, backup=True), item=["srv", "eth0"],
+                          failover={"completed": True, "after_bytes": SIZE - 50000})
+    assert verify_report(hostvars(mptcp=mptcp, failover=[stuck]), ["cli"], ["srv"], BACKUP)["problems"] == [
+        "cli -> srv with eth0 down: the backup path(s) eth1 carried 0 bytes, less than the 50000 written after it went down"]
+    too_little = with_subflows(subflow("eth0", 100000), subflow("eth1", 49999, backup=True), item=["srv", "eth0"],
+                               failover={"completed": True, "after_bytes": SIZE - 50000})
+    assert "carried 49999 bytes, less than the 50000" in verify_report(
+        hostvars(mptcp=mptcp, failover=[too_little]), ["cli"], ["srv"], BACKUP)["problems"][0]
