@@ -45,6 +45,9 @@ def _subflows(result):
             "interface": subflow.get("interface"), "backup": subflow.get("backup"),
             "bytes_sent": subflow.get("bytes_sent"), "bytes_acked": subflow.get("bytes_acked"),
             "bytes_received": other.get("bytes_received"), "server_interface": other.get("interface"),
+            # The path manager's events give the peer's flag: a join the client marked
+            # backup shows as backup on the server's side.
+            "server_backup": other.get("backup"),
         })
     return subflows
 
@@ -154,9 +157,11 @@ def _backup_problems(name, pair, expectations):
     on_backup = [s for s in mptcp["subflow_stats"] if s.get("interface") in backups]
     if not on_backup:
         return ["%s: no subflow over the backup interface(s) %s" % (name, ", ".join(backups))]
-    not_flagged = sorted(set(s.get("interface") for s in on_backup if s.get("backup") is False))
+    # Flagged where either kernel's events said backup (the server's sees the client's B bit).
+    not_flagged = sorted(set(s.get("interface") for s in on_backup
+                             if not (s.get("backup") or s.get("server_backup")) and s.get("bytes_received") is not None))
     if not_flagged:
-        problems.append("%s: the kernel does not flag the subflows over %s backup: is their endpoint marked backup?"
+        problems.append("%s: neither kernel flags the subflows over %s backup: is their endpoint marked backup?"
                         % (name, ", ".join(not_flagged)))
     share = mptcp.get("backup_share")
     if share is None or share > limit:
@@ -203,6 +208,9 @@ def _problems(pair, expectations):
     if minimum is not None and (pair["ratio"] is None or pair["ratio"] < float(minimum)):
         problems.append("%s: MPTCP/TCP throughput ratio %s, at least %s expected" % (name, pair["ratio"], minimum))
     problems += _backup_problems(name, pair, expectations)
+    max_gap_ms = expectations.get("max_gap_ms")
+    if max_gap_ms in ("", "null", "none", "None"):
+        max_gap_ms = None
     for failover in pair["failover"]:
         where = "%s with %s down" % (name, failover.get("interface"))
         if failover.get("failed"):
@@ -211,6 +219,9 @@ def _problems(pair, expectations):
             problems.append("%s: the transfer did not complete intact" % where)
         elif failover.get("bytes_lost"):
             problems.append("%s: %s bytes lost" % (where, failover["bytes_lost"]))
+        elif max_gap_ms is not None and (failover.get("gap_ms") is None or failover["gap_ms"] > int(max_gap_ms)):
+            problems.append("%s: the receiver got no new bytes for %s ms, at most %s ms expected"
+                            % (where, failover.get("gap_ms"), max_gap_ms))
     for service in pair["services"]:
         if not service["mptcp"]:
             problems.append("%s: the service on port %s did not answer in MPTCP: %s"

@@ -93,16 +93,19 @@ def test_null_expects_no_subflow_count_only_reports_it():
 
 
 def subflow(interface, received, backup=False, acked=None):
-    return {"interface": interface, "backup": backup, "bytes_sent": received, "bytes_acked": acked,
+    """A subflow the client marked backup (or not): its path manager's event says backup=0,
+    the server's says the client's flag."""
+    return {"interface": interface, "backup": False, "bytes_sent": received, "bytes_acked": acked,
             "local": "10.0.%s.1" % interface[-1], "local_port": 1, "remote": "10.0.%s.2" % interface[-1], "remote_port": 2,
-            "received": received}
+            "received": received, "server_backup": backup}
 
 
 def with_subflows(*subflows, **extra):
     """A transfer whose subflows carried what each subflow() says, as the server saw it."""
-    client = [dict((k, v) for k, v in s.items() if k != "received") for s in subflows]
+    client = [dict((k, v) for k, v in s.items() if k not in ("received", "server_backup")) for s in subflows]
     server = [{"remote": s["local"], "remote_port": s["local_port"], "local": s["remote"], "local_port": s["remote_port"],
-               "bytes_received": s["received"], "interface": s["interface"]} for s in subflows]
+               "bytes_received": s["received"], "interface": s["interface"], "backup": s["server_backup"]}
+              for s in subflows]
     result = transfer(**extra)
     result["subflow_stats"] = client
     result["server"]["subflow_stats"] = server
@@ -140,7 +143,7 @@ def test_a_backup_path_that_carries_more_than_one_percent_is_a_problem():
 
 def test_a_backup_path_must_be_flagged_backup_exist_and_take_over():
     not_flagged = with_subflows(subflow("eth0", 100000), subflow("eth1", 0))
-    assert "does not flag the subflows over eth1 backup" in verify_report(
+    assert "neither kernel flags the subflows over eth1 backup" in verify_report(
         hostvars(mptcp=not_flagged), ["cli"], ["srv"], BACKUP)["problems"][0]
     no_backup = with_subflows(subflow("eth0", 100000))
     assert verify_report(hostvars(mptcp=no_backup), ["cli"], ["srv"], BACKUP)["problems"] == [
@@ -154,3 +157,12 @@ def test_a_backup_path_must_be_flagged_backup_exist_and_take_over():
                                failover={"completed": True, "after_bytes": SIZE - 50000})
     assert "carried 49999 bytes, less than the 50000" in verify_report(
         hostvars(mptcp=mptcp, failover=[too_little]), ["cli"], ["srv"], BACKUP)["problems"][0]
+
+
+def test_a_failover_gap_longer_than_the_limit_is_a_problem():
+    short = transfer(item=["srv", "eth1"], failover={"completed": True, "gap_ms": 420})
+    long_ = transfer(item=["srv", "eth0"], failover={"completed": True, "gap_ms": 1023})
+    failovers = [dict(short, failover=dict(short["failover"])), dict(long_, failover=dict(long_["failover"]))]
+    report = verify_report(hostvars(failover=failovers), ["cli"], ["srv"], {"max_gap_ms": 1000})
+    assert report["problems"] == ["cli -> srv with eth0 down: the receiver got no new bytes for 1023 ms, at most 1000 ms expected"]
+    assert verify_report(hostvars(failover=failovers), ["cli"], ["srv"], {"max_gap_ms": None})["problems"] == []
