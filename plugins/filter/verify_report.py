@@ -60,7 +60,7 @@ def _subflow_bytes(subflow):
 
 
 def interface_shares(subflows):
-    """{client interface: fraction of the bytes its subflows carried}, rounded to 0.1%."""
+    """{client interface: fraction of the bytes its subflows carried}, rounded to 4 decimals."""
     carried = {}
     for subflow in subflows or ():
         name = subflow.get("interface") or "?"
