@@ -52,13 +52,6 @@ INTERFACES = ("eth0", "eth1")
 # `up --paths 3`: a third network and interface on every host of the direct topology (three
 # equal paths for the throughput ratio). The first two stay eth0 and eth1.
 MAX_PATHS = 3
-
-
-def path_interfaces(paths):
-    """The direct topology's interfaces for `paths` networks: eth0, eth1[, eth2]."""
-    if not 2 <= paths <= MAX_PATHS:
-        raise LabError("--paths %r: the direct topology has 2 to %d paths" % (paths, MAX_PATHS))
-    return tuple("eth%d" % i for i in range(paths))
 BOOT_TIMEOUT = 180
 # SSH: the management interface and profile, and the user Ansible logs in as
 # (image-setup.sh makes it, with NOPASSWD sudo).
@@ -142,6 +135,13 @@ HOST_SYSCTL = "\n".join([
 
 class LabError(Exception):
     """A failure with a message meant for the person running the lab."""
+
+
+def path_interfaces(paths):
+    """The direct topology's interfaces for `paths` networks: eth0, eth1[, eth2]."""
+    if not 2 <= paths <= MAX_PATHS:
+        raise LabError("--paths %r: the direct topology has 2 to %d paths" % (paths, MAX_PATHS))
+    return tuple("eth%d" % i for i in range(paths))
 
 
 def run(argv, check=True, capture=True, **kwargs):
