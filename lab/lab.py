@@ -1,15 +1,15 @@
 """The lab: multi-homed Debian test hosts in podman containers on this machine.
 
     lab.py build                 build the host images that are missing
-    lab.py up [--host NAME=DISTRO[:GROUP,...]]... [--subnet CIDR --subnet CIDR] [--mgmt-subnet CIDR]
+    lab.py up [--host NAME=DISTRO[:GROUP,...]]... [--paths 2|3] [--subnet CIDR]... [--mgmt-subnet CIDR]
     lab.py up --topology routed-single-homed [--topology routed-multi-homed] [--subnet CIDR]... [--mgmt-subnet CIDR]
     lab.py down                  remove every container and network of the lab
     lab.py check-subnets CIDR... say whether the lab may use these subnets
 
 Each host boots systemd as PID 1 with NetworkManager running, has NET_ADMIN and, in the
 `direct` topology (the default), one interface on each of the lab's two `--internal`
-networks (eth0, eth1), and gets a NetworkManager keyfile profile per interface (lab-eth0,
-lab-eth1). The routed topologies put routers (hosts with forwarding on) between clients and
+networks (eth0, eth1; with `--paths 3` a third, eth2), and gets a NetworkManager keyfile
+profile per interface (lab-eth0, lab-eth1, lab-eth2). The routed topologies put routers (hosts with forwarding on) between clients and
 servers, with one default route per host (ROUTED_TOPOLOGIES). In every topology a further
 `--internal` network, the management network (mgmt0, profile lab-mgmt0: no default route,
 no MPTCP endpoint), carries SSH: `up` makes a key pair in .lab/NAME/, authorizes it for
@@ -45,10 +45,13 @@ IMAGE_SETUP = LAB_DIR / "image-setup.sh"
 DISTROS = {"debian11": "bullseye", "debian12": "bookworm", "debian13": "trixie"}
 DEFAULT_HOSTS = ["mptcp-server=debian12:mptcp_servers", "mptcp-client=debian13:mptcp_clients"]
 # RFC 2544's benchmarking range: never a real network's, so never one of our routes.
-DEFAULT_SUBNETS = ["198.18.1.0/24", "198.18.2.0/24"]
+DEFAULT_SUBNETS = ["198.18.1.0/24", "198.18.2.0/24", "198.18.10.0/24"]  # the third: --paths 3
 DEFAULT_MGMT_SUBNET = "198.18.9.0/24"  # the routed topologies take 198.18.3-8 by default
 FIRST_HOST_OCTET = 10
 INTERFACES = ("eth0", "eth1")
+# `up --paths 3`: a third network and interface on every host of the direct topology (three
+# equal paths for the throughput ratio). The first two stay eth0 and eth1.
+MAX_PATHS = 3
 BOOT_TIMEOUT = 180
 # SSH: the management interface and profile, and the user Ansible logs in as
 # (image-setup.sh makes it, with NOPASSWD sudo).
@@ -132,6 +135,13 @@ HOST_SYSCTL = "\n".join([
 
 class LabError(Exception):
     """A failure with a message meant for the person running the lab."""
+
+
+def path_interfaces(paths):
+    """The direct topology's interfaces for `paths` networks: eth0, eth1[, eth2]."""
+    if not 2 <= paths <= MAX_PATHS:
+        raise LabError("--paths %r: the direct topology has 2 to %d paths" % (paths, MAX_PATHS))
+    return tuple("eth%d" % i for i in range(paths))
 
 
 def run(argv, check=True, capture=True, **kwargs):
@@ -385,8 +395,8 @@ def mgmt_network_name(lab):
     return "%s-mgmt" % lab
 
 
-def network_names(lab):
-    return ["%s-net%d" % (lab, i + 1) for i in range(len(INTERFACES))]
+def network_names(lab, paths=len(INTERFACES)):
+    return ["%s-net%d" % (lab, i + 1) for i in range(paths)]
 
 
 def ensure_networks(lab, subnets, names=None):
@@ -461,24 +471,25 @@ def start_hosts(lab, hosts, mgmt_subnet, without_mptcp=()):
         wait_for_ssh(lab, host)
 
 
-def up(lab, host_specs, subnets, without_mptcp=(), mgmt_subnet=DEFAULT_MGMT_SUBNET):
+def up(lab, host_specs, subnets, without_mptcp=(), mgmt_subnet=DEFAULT_MGMT_SUBNET, paths=len(INTERFACES)):
+    interfaces = path_interfaces(paths)
     hosts = [parse_host(spec) for spec in host_specs]
     unknown = sorted(set(without_mptcp) - {h["name"] for h in hosts})
     if unknown:
         raise LabError("--without-mptcp names no host of this lab: %s" % unknown)
     if len({h["name"] for h in hosts}) != len(hosts):
         raise LabError("host names must be unique: %s" % host_specs)
-    if len(subnets) != len(INTERFACES):
-        raise LabError("the lab needs exactly %d subnets, got %s" % (len(INTERFACES), subnets))
+    if len(subnets) != len(interfaces):
+        raise LabError("the lab needs exactly %d subnets (one per path), got %s" % (len(interfaces), subnets))
     started = time.monotonic()
     nets = [ipaddress.ip_network(s) for s in subnets]
     if len(hosts) + FIRST_HOST_OCTET >= nets[0].num_addresses - 1:
         raise LabError("too many hosts for subnet %s" % nets[0])
-    networks = ensure_networks(lab, list(subnets) + [mgmt_subnet], network_names(lab) + [mgmt_network_name(lab)])
+    networks = ensure_networks(lab, list(subnets) + [mgmt_subnet], network_names(lab, paths) + [mgmt_network_name(lab)])
     for index, host in enumerate(hosts):
         host["addresses"] = {}
         host["interfaces"] = []
-        for i, (iface, net, network) in enumerate(zip(INTERFACES, nets, networks)):
+        for i, (iface, net, network) in enumerate(zip(interfaces, nets, networks)):
             address = str(net.network_address + FIRST_HOST_OCTET + index)
             host["addresses"][iface] = address
             host["interfaces"].append({"iface": iface, "network": network, "address": address,
@@ -767,7 +778,9 @@ def main(argv=None):
                        help="NAME=DISTRO[:GROUP,...], repeatable (default: %s)"
                        % " ".join(DEFAULT_HOSTS))
     start.add_argument("--subnet", action="append", dest="subnets",
-                       help="two IPv4 subnets (default: %s)" % " ".join(DEFAULT_SUBNETS))
+                       help="one IPv4 subnet per path (default: %s, the first --paths of them)" % " ".join(DEFAULT_SUBNETS))
+    start.add_argument("--paths", type=int, default=len(INTERFACES),
+                       help="direct topology: networks (and interfaces eth0..) per host, 2 or 3 (default: 2)")
     start.add_argument("--mgmt-subnet", default=DEFAULT_MGMT_SUBNET,
                        help="the management network's IPv4 subnet, for SSH (default: %s)" % DEFAULT_MGMT_SUBNET)
     start.add_argument("--without-mptcp", action="append", default=[], metavar="NAME",
@@ -791,12 +804,12 @@ def main(argv=None):
             for distro in args.distros or sorted(DISTROS):
                 build_image(distro)
         elif args.command == "up" and args.topologies in (None, ["direct"]):
-            up(args.name, args.hosts or DEFAULT_HOSTS, args.subnets or DEFAULT_SUBNETS,
-               args.without_mptcp, args.mgmt_subnet)
+            up(args.name, args.hosts or DEFAULT_HOSTS, args.subnets or DEFAULT_SUBNETS[:args.paths],
+               args.without_mptcp, args.mgmt_subnet, args.paths)
         elif args.command == "up":
-            if "direct" in args.topologies or args.hosts or args.without_mptcp:
+            if "direct" in args.topologies or args.hosts or args.without_mptcp or args.paths != len(INTERFACES):
                 raise LabError("the routed topologies have hosts of their own: --topology direct, "
-                               "--host and --without-mptcp do not go with them")
+                               "--host, --paths and --without-mptcp do not go with them")
             up_routed(args.name, args.topologies, args.subnets, args.mgmt_subnet)
         elif args.command == "down":
             down(args.name)

@@ -11,6 +11,10 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+# A backup path may carry this much of the bytes while the others are up: the subflow's
+# handshake and the odd retransmission, which the kernel may send on any subflow.
+DEFAULT_MAX_BACKUP_SHARE = 0.01
+
 
 def _results(hostvars, host, name):
     """The loop results a client registered, skipped items left out."""
@@ -41,8 +45,42 @@ def _subflows(result):
             "interface": subflow.get("interface"), "backup": subflow.get("backup"),
             "bytes_sent": subflow.get("bytes_sent"), "bytes_acked": subflow.get("bytes_acked"),
             "bytes_received": other.get("bytes_received"), "server_interface": other.get("interface"),
+            # The path manager's events give the peer's flag: a join the client marked
+            # backup shows as backup on the server's side.
+            "server_backup": other.get("backup"),
         })
     return subflows
+
+
+def _subflow_bytes(subflow):
+    """What a subflow carried: the bytes the server received on it, else those the client's
+    side saw acknowledged (a subflow the server's samples missed)."""
+    received = subflow.get("bytes_received")
+    return received if received is not None else (subflow.get("bytes_acked") or 0)
+
+
+def interface_shares(subflows):
+    """{client interface: fraction of the bytes its subflows carried}, rounded to 4 decimals."""
+    carried = {}
+    for subflow in subflows or ():
+        name = subflow.get("interface") or "?"
+        carried[name] = carried.get(name, 0) + _subflow_bytes(subflow)
+    total = sum(carried.values())
+    return dict((name, round(float(value) / total, 4) if total else 0.0) for name, value in sorted(carried.items()))
+
+
+def backup_bytes(subflows, backup_interfaces):
+    """The bytes the subflows over backup_interfaces carried."""
+    return sum(_subflow_bytes(s) for s in subflows or () if s.get("interface") in backup_interfaces)
+
+
+def backup_share(subflows, backup_interfaces):
+    """The fraction of the bytes the subflows over backup_interfaces carried, or None where
+    nothing was carried at all."""
+    total = sum(_subflow_bytes(s) for s in subflows or ())
+    if not total:
+        return None
+    return round(float(backup_bytes(subflows, backup_interfaces)) / total, 4)
 
 
 def _transfer(result):
@@ -87,6 +125,12 @@ def _pair(hostvars, client, server, expectations):
                       "fallback_reason": r.get("fallback_reason") or r.get("msg")} for r in services],
         "rejoin": [_rejoin(r) for r in rejoins],
     }
+    for transfer in [pair["mptcp"]] + pair["failover"]:
+        if transfer and not transfer.get("failed"):
+            transfer["interface_shares"] = interface_shares(transfer["subflow_stats"])
+            if _backup_interfaces(expectations):
+                transfer["backup_share"] = backup_share(transfer["subflow_stats"], _backup_interfaces(expectations))
+                transfer["backup_bytes"] = backup_bytes(transfer["subflow_stats"], _backup_interfaces(expectations))
     ratio = None
     if pair["tcp"] and pair["mptcp"] and pair["tcp"].get("mbit_per_s") and pair["mptcp"].get("mbit_per_s"):
         ratio = round(pair["mptcp"]["mbit_per_s"] / pair["tcp"]["mbit_per_s"], 2)
@@ -142,6 +186,49 @@ def _rejoin_problems(name, rejoins, bound):
 
 def _seconds(value):
     return int(value) if float(value).is_integer() else value
+def _backup_interfaces(expectations):
+    return list(expectations.get("backup_interfaces") or [])
+
+
+def _backup_problems(name, pair, expectations):
+    """The backup paths (the client's interfaces in backup_interfaces, whose endpoints are
+    marked backup): the kernel flags their subflows backup, they carry at most
+    max_backup_share of the bytes while the other paths are up, and a failover of another
+    path moves the transfer onto them."""
+    backups = _backup_interfaces(expectations)
+    if not backups:
+        return []
+    limit = float(expectations.get("max_backup_share") if expectations.get("max_backup_share") is not None
+                  else DEFAULT_MAX_BACKUP_SHARE)
+    mptcp = pair["mptcp"]
+    problems = []
+    on_backup = [s for s in mptcp["subflow_stats"] if s.get("interface") in backups]
+    if not on_backup:
+        return ["%s: no subflow over the backup interface(s) %s" % (name, ", ".join(backups))]
+    # Flagged where either kernel's events said backup (the server's sees the client's B bit).
+    not_flagged = sorted(set(s.get("interface") for s in on_backup
+                             if not (s.get("backup") or s.get("server_backup")) and s.get("bytes_received") is not None))
+    if not_flagged:
+        problems.append("%s: neither kernel flags the subflows over %s backup: is their endpoint marked backup?"
+                        % (name, ", ".join(not_flagged)))
+    share = mptcp.get("backup_share")
+    if share is None or share > limit:
+        problems.append("%s: the backup path(s) %s carried %s of the bytes while the others were up, at most %s expected"
+                        % (name, ", ".join(backups), _percent(share), _percent(limit)))
+    for failover in pair["failover"]:
+        if failover.get("failed") or failover.get("interface") in backups:
+            continue
+        # What the client wrote after the link went down had no other way than the backups.
+        after = (failover.get("bytes") or 0) - ((failover.get("failover") or {}).get("after_bytes") or 0)
+        if not failover.get("backup_bytes") or failover["backup_bytes"] < after:
+            problems.append("%s with %s down: the backup path(s) %s carried %s bytes, less than the %s written after "
+                            "it went down" % (name, failover.get("interface"), ", ".join(backups),
+                                              failover.get("backup_bytes"), after))
+    return problems
+
+
+def _percent(share):
+    return "-" if share is None else "%.1f%%" % (100 * share)
 
 
 def _problems(pair, expectations):
@@ -168,6 +255,10 @@ def _problems(pair, expectations):
     minimum = expectations.get("min_ratio")
     if minimum is not None and (pair["ratio"] is None or pair["ratio"] < float(minimum)):
         problems.append("%s: MPTCP/TCP throughput ratio %s, at least %s expected" % (name, pair["ratio"], minimum))
+    problems += _backup_problems(name, pair, expectations)
+    max_gap_ms = expectations.get("max_gap_ms")
+    if max_gap_ms in ("", "null", "none", "None"):
+        max_gap_ms = None
     for failover in pair["failover"]:
         where = "%s with %s down" % (name, failover.get("interface"))
         if failover.get("failed"):
@@ -176,6 +267,9 @@ def _problems(pair, expectations):
             problems.append("%s: the transfer did not complete intact" % where)
         elif failover.get("bytes_lost"):
             problems.append("%s: %s bytes lost" % (where, failover["bytes_lost"]))
+        elif max_gap_ms is not None and (failover.get("gap_ms") is None or failover["gap_ms"] > int(max_gap_ms)):
+            problems.append("%s: the receiver got no new bytes for %s ms, at most %s ms expected"
+                            % (where, failover.get("gap_ms"), max_gap_ms))
     problems += _rejoin_problems(name, pair["rejoin"], _bound(expectations, "rejoin_max_seconds"))
     for service in pair["services"]:
         if not service["mptcp"]:
@@ -227,8 +321,14 @@ def verify_table(report):
                      failover, services])
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    # Below the table, why a pair has fewer subflows than expected, and the paths that came back.
+    # Below the table, what the backup paths carried, why a pair has fewer subflows than expected, and the paths that came back.
     for pair in report.get("pairs", []):
+        mptcp = pair.get("mptcp") or {}
+        if mptcp.get("backup_share") is not None:
+            lines.append("%s -> %s: backup paths carried %s of the bytes while the others were up%s" % (
+                pair["client"], pair["server"], _percent(mptcp["backup_share"]), "".join(
+                    ", %s after %s went down" % (_percent(f.get("backup_share")), f.get("interface"))
+                    for f in pair.get("failover", []) if "backup_share" in f)))
         lines += ["%s -> %s: %s" % (pair["client"], pair["server"], line) for line in pair.get("diagnosis") or ()]
         lines += ["%s -> %s: %s" % (pair["client"], pair["server"], _rejoin_line(r)) for r in pair.get("rejoin") or ()]
     return "\n".join(lines)

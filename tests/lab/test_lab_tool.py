@@ -300,6 +300,27 @@ def test_routed_topologies_refuse_hosts_of_the_direct_lab():
     assert labelled("container", ROUTED_NAME) == []
 
 
+def test_paths_give_the_direct_lab_eth0_to_eth2_and_no_more():
+    assert lab.path_interfaces(2) == ("eth0", "eth1")
+    assert lab.path_interfaces(3) == ("eth0", "eth1", "eth2")
+    assert lab.network_names("t", 3) == ["t-net1", "t-net2", "t-net3"]
+    with pytest.raises(lab.LabError, match="--paths 4: the direct topology has 2 to 3 paths"):
+        lab.path_interfaces(4)
+
+
+PATHS_NAME = "pytest-lab-paths"
+
+
+def test_paths_need_a_subnet_each_and_are_no_routed_option():
+    result = run([sys.executable, LAB_PY, "--name", PATHS_NAME, "up", "--paths", "3", "--subnet", SUBNETS[0],
+                  "--subnet", SUBNETS[1]], check=False)
+    assert result.returncode == 1 and "needs exactly 3 subnets (one per path)" in result.stderr
+    result = run([sys.executable, LAB_PY, "--name", ROUTED_NAME, "up", "--topology", "routed-single-homed",
+                  "--paths", "3"], check=False)
+    assert result.returncode == 1 and "--paths" in result.stderr and "have hosts of their own" in result.stderr
+    assert labelled("container", PATHS_NAME) == [] and labelled("network", PATHS_NAME) == []
+
+
 def routes_into(subnets):
     """This machine's routes into the subnets (other labs may come and go meanwhile)."""
     nets = [ipaddress.ip_network(subnet) for subnet in subnets]

@@ -130,3 +130,79 @@ def test_a_path_not_used_again_or_too_late_is_a_problem_unless_only_reported():
 def test_a_bound_that_is_not_seconds_is_refused_naming_it(bound):
     with pytest.raises(AnsibleFilterError, match="mptcp_verify_rejoin_max_seconds %r is not a number of seconds" % (bound,)):
         verify_report(with_rejoin(rejoined()), ["cli"], ["srv"], {"rejoin_max_seconds": bound})
+
+
+def subflow(interface, received, backup=False, acked=None):
+    """A subflow the client marked backup (or not): its path manager's event says backup=0,
+    the server's says the client's flag."""
+    return {"interface": interface, "backup": False, "bytes_sent": received, "bytes_acked": acked,
+            "local": "10.0.%s.1" % interface[-1], "local_port": 1, "remote": "10.0.%s.2" % interface[-1], "remote_port": 2,
+            "received": received, "server_backup": backup}
+
+
+def with_subflows(*subflows, **extra):
+    """A transfer whose subflows carried what each subflow() says, as the server saw it."""
+    client = [dict((k, v) for k, v in s.items() if k not in ("received", "server_backup")) for s in subflows]
+    server = [{"remote": s["local"], "remote_port": s["local_port"], "local": s["remote"], "local_port": s["remote_port"],
+               "bytes_received": s["received"], "interface": s["interface"], "backup": s["server_backup"]}
+              for s in subflows]
+    result = transfer(**extra)
+    result["subflow_stats"] = client
+    result["server"]["subflow_stats"] = server
+    return result
+
+
+BACKUP = {"subflows": 2, "backup_interfaces": ["eth1"]}
+
+
+def test_the_shares_of_the_interfaces_are_what_their_subflows_carried():
+    mptcp = with_subflows(subflow("eth0", 750), subflow("eth1", 250), subflow("eth2", 0, acked=0))
+    pair = verify_report(hostvars(mptcp=mptcp), ["cli"], ["srv"])["pairs"][0]
+    assert pair["mptcp"]["interface_shares"] == {"eth0": 0.75, "eth1": 0.25, "eth2": 0.0}
+    assert "backup_share" not in pair["mptcp"]
+
+
+def test_an_idle_backup_path_passes_and_its_share_is_reported():
+    mptcp = with_subflows(subflow("eth0", 99900), subflow("eth1", 100, backup=True))
+    moved = with_subflows(subflow("eth0", 40000), subflow("eth1", 60000, backup=True), item=["srv", "eth0"],
+                          failover={"completed": True, "after_bytes": SIZE - 60000})
+    report = verify_report(hostvars(mptcp=mptcp, failover=[moved]), ["cli"], ["srv"], BACKUP)
+    assert report["problems"] == []
+    assert report["pairs"][0]["mptcp"]["backup_share"] == 0.001
+    assert "backup paths carried 0.1% of the bytes while the others were up, 60.0% after eth0 went down" \
+        in verify_table(report)
+
+
+def test_a_backup_path_that_carries_more_than_one_percent_is_a_problem():
+    mptcp = with_subflows(subflow("eth0", 98000), subflow("eth1", 2000, backup=True))
+    report = verify_report(hostvars(mptcp=mptcp), ["cli"], ["srv"], BACKUP)
+    assert report["problems"] == ["cli -> srv: the backup path(s) eth1 carried 2.0% of the bytes while the others "
+                                  "were up, at most 1.0% expected"]
+    assert verify_report(hostvars(mptcp=mptcp), ["cli"], ["srv"], dict(BACKUP, max_backup_share=0.05))["problems"] == []
+
+
+def test_a_backup_path_must_be_flagged_backup_exist_and_take_over():
+    not_flagged = with_subflows(subflow("eth0", 100000), subflow("eth1", 0))
+    assert "neither kernel flags the subflows over eth1 backup" in verify_report(
+        hostvars(mptcp=not_flagged), ["cli"], ["srv"], BACKUP)["problems"][0]
+    no_backup = with_subflows(subflow("eth0", 100000))
+    assert verify_report(hostvars(mptcp=no_backup), ["cli"], ["srv"], BACKUP)["problems"] == [
+        "cli -> srv: no subflow over the backup interface(s) eth1"]
+    mptcp = with_subflows(subflow("eth0", 100000), subflow("eth1", 0, backup=True))
+    stuck = with_subflows(subflow("eth0", 100000), subflow("eth1", 0, backup=True), item=["srv", "eth0"],
+                          failover={"completed": True, "after_bytes": SIZE - 50000})
+    assert verify_report(hostvars(mptcp=mptcp, failover=[stuck]), ["cli"], ["srv"], BACKUP)["problems"] == [
+        "cli -> srv with eth0 down: the backup path(s) eth1 carried 0 bytes, less than the 50000 written after it went down"]
+    too_little = with_subflows(subflow("eth0", 100000), subflow("eth1", 49999, backup=True), item=["srv", "eth0"],
+                               failover={"completed": True, "after_bytes": SIZE - 50000})
+    assert "carried 49999 bytes, less than the 50000" in verify_report(
+        hostvars(mptcp=mptcp, failover=[too_little]), ["cli"], ["srv"], BACKUP)["problems"][0]
+
+
+def test_a_failover_gap_longer_than_the_limit_is_a_problem():
+    short = transfer(item=["srv", "eth1"], failover={"completed": True, "gap_ms": 420})
+    long_ = transfer(item=["srv", "eth0"], failover={"completed": True, "gap_ms": 1023})
+    failovers = [dict(short, failover=dict(short["failover"])), dict(long_, failover=dict(long_["failover"]))]
+    report = verify_report(hostvars(failover=failovers), ["cli"], ["srv"], {"max_gap_ms": 1000})
+    assert report["problems"] == ["cli -> srv with eth0 down: the receiver got no new bytes for 1023 ms, at most 1000 ms expected"]
+    assert verify_report(hostvars(failover=failovers), ["cli"], ["srv"], {"max_gap_ms": None})["problems"] == []
