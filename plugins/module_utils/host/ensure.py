@@ -119,5 +119,5 @@ def ensure_host(params, check_mode, host):
     warning = strict_rp_filter_warning(request, readiness)
     result = report(request, readiness, ran)
     result["missing"] = missing
-    result["warnings"] = final.warnings + ([warning] if warning else [])
+    result["warnings"] = final.warnings + ([warning] if warning else []) + readiness.other_managers(request)[1]
     return result
