@@ -148,7 +148,7 @@ mptcp:
     managers:
       description:
         - Who else sets what the collection sets (V(gather_subset=managers)).
-        - C(mptcpd) - C(installed), C(running) (a process in this network namespace; C(pids)), C(enabled) (starts at
+        - C(mptcpd) - C(installed), C(unit) (C(mptcp.service), its name upstream and in Debian), C(running) (a process in this network namespace; C(pids)), C(enabled) (starts at
           boot), C(config) (C(/etc/mptcpd/mptcpd.conf) where it exists), C(plugin_dir), C(path_manager), C(plugins)
           (what it loads - C(load-plugins) from its command line or its configuration, else every plugin of
           C(plugin_dir)), C(unknown_plugins) (not known to this collection), C(addr_flags) and C(writes) - what its
@@ -166,7 +166,7 @@ mptcp:
       type: dict
       returned: when asked for
       version_added: 1.2.0
-      sample: {"mptcpd": {"installed": true, "running": true, "pids": [212], "enabled": true,
+      sample: {"mptcpd": {"installed": true, "unit": "mptcp.service", "running": true, "pids": [212], "enabled": true,
                           "config": "/etc/mptcpd/mptcpd.conf", "plugin_dir": "/usr/lib/x86_64-linux-gnu/mptcpd",
                           "path_manager": "addr_adv", "plugins": ["addr_adv", "sspi"], "unknown_plugins": [],
                           "addr_flags": ["subflow"], "writes": ["endpoints", "limits"]},

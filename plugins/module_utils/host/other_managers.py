@@ -25,7 +25,7 @@ MPTCPD_CONFLICT = (
     "limits when it starts and whenever an address comes or goes), and the role is asked to set its %s (%s): each "
     "would undo the other.")
 MPTCPD_REFUSED = (
-    " Let one of them manage the path manager: stop and disable mptcpd (systemctl disable --now mptcpd.service), or "
+    " Let one of them manage the path manager: stop and disable mptcpd (systemctl disable --now %s), or "
     "take addr_adv out of load-plugins in /etc/mptcpd/mptcpd.conf, or leave mptcp_endpoints and mptcp_limits empty on "
     "this host; mptcp_other_managers: warn sets them anyway.")
 MPTCPD_WARNED = " mptcp_other_managers is warn: the role sets them anyway, and mptcpd may change them again."
@@ -94,7 +94,8 @@ def other_managers(request, managers):
     problems, warnings = [], []
     conflict = mptcpd_conflict(request, managers)
     if conflict and request.other_managers == "refuse":
-        problems.append(conflict + MPTCPD_REFUSED)
+        unit = ((managers or {}).get("mptcpd") or {}).get("unit") or "mptcp.service"
+        problems.append(conflict + MPTCPD_REFUSED % unit)
     elif conflict:
         warnings.append(conflict + MPTCPD_WARNED)
     warnings += nm_overlaps(request, managers)

@@ -29,7 +29,9 @@ from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import rea
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 
 CONFIG = "etc/mptcpd/mptcpd.conf"
-UNIT = "mptcpd.service"
+# mptcpd's unit: mptcp.service upstream and in Debian's package (seen in Debian 12's
+# mptcpd 0.12); mptcpd.service looked for too.
+UNITS = ("mptcp.service", "mptcpd.service")
 PROGRAM_NAME = "mptcpd"
 # Where distributions put mptcpd's plugins (<pkglibdir>): Debian /usr/lib/<triplet>/mptcpd,
 # Fedora and RHEL /usr/lib64/mptcpd. RHEL 9's mptcpd 0.8 keeps libmptcpwrap there too.
@@ -132,18 +134,34 @@ def find_processes(root="/"):
     return found
 
 
+def parse_show(out):
+    """`systemctl show -p LoadState,UnitFileState,ExecStart UNIT...` -> [{property: value}],
+    a unit a block (blocks separated by an empty line)."""
+    blocks = [{}]
+    for line in (out or "").splitlines():
+        if not line.strip():
+            if blocks[-1]:
+                blocks.append({})
+            continue
+        if "=" in line:
+            key, value = line.split("=", 1)
+            blocks[-1][key] = value
+    return [block for block in blocks if block]
+
+
 def _unit_state(run, systemctl):
-    """(enabled, argv of ExecStart) of mptcpd.service; (None, []) without systemd."""
+    """(unit, enabled, argv of ExecStart) of the first mptcpd unit systemd has loaded;
+    (None, None, []) without systemd or without a unit."""
     if not systemctl:
-        return None, []
-    rc, out, _err = run([systemctl, "show", "-p", "LoadState,UnitFileState,ExecStart", UNIT])
+        return None, None, []
+    rc, out, _err = run([systemctl, "show", "-p", "Id,LoadState,UnitFileState,ExecStart"] + list(UNITS))
     if rc != 0:
-        return None, []
-    values = dict(line.split("=", 1) for line in (out or "").splitlines() if "=" in line)
-    if values.get("LoadState") in (None, "not-found"):
-        return False, []
-    enabled = values.get("UnitFileState") in ("enabled", "enabled-runtime", "static", "alias")
-    return enabled, parse_exec_start(values.get("ExecStart"))
+        return None, None, []
+    for values in parse_show(out):
+        if values.get("LoadState") == "loaded" and "mptcpd" in values.get("ExecStart", ""):
+            enabled = values.get("UnitFileState") in ("enabled", "enabled-runtime", "linked", "linked-runtime")
+            return values.get("Id"), enabled, parse_exec_start(values.get("ExecStart"))
+    return None, None, []
 
 
 def read_mptcpd(run, which, root="/"):
@@ -153,7 +171,7 @@ def read_mptcpd(run, which, root="/"):
     config_path = os.path.join(root, CONFIG)
     config = parse_config(read_text(config_path)) if os.path.isfile(config_path) else {}
     processes = find_processes(root)
-    enabled, unit_argv = _unit_state(run, which("systemctl"))
+    unit, enabled, unit_argv = _unit_state(run, which("systemctl"))
     # A running mptcpd acts on its own command line; one that starts at boot, on its unit's.
     argv = processes[0][1] if processes else unit_argv
     options = dict(config, **parse_arguments(argv[1:]))
@@ -163,10 +181,10 @@ def read_mptcpd(run, which, root="/"):
     else:
         plugins = plugin_names(os.path.join(root, plugin_dir.lstrip("/"))) if plugin_dir else []
     writes = sorted(set(what for name in plugins for what in PLUGIN_WRITES.get(name, [])))
-    installed = bool(processes or enabled is not None and (enabled or unit_argv) or os.path.isfile(config_path)
-                     or plugin_dir)
+    installed = bool(processes or unit or os.path.isfile(config_path) or plugin_dir)
     return {
         "installed": installed,
+        "unit": unit,
         "running": bool(processes),
         "pids": [pid for pid, _argv in processes],
         "enabled": bool(enabled),
@@ -181,8 +199,10 @@ def read_mptcpd(run, which, root="/"):
 
 
 def describe(mptcpd):
-    """'mptcpd (running, plugins addr_adv, sspi; from /etc/mptcpd/mptcpd.conf)'."""
+    """'mptcpd (mptcp.service running, plugins addr_adv, sspi; config /etc/mptcpd/mptcpd.conf)'."""
     how = "running" if mptcpd["running"] else "enabled at boot"
+    if mptcpd.get("unit"):
+        how = "%s %s" % (mptcpd["unit"], how)
     text = "mptcpd (%s, plugins %s" % (how, ", ".join(mptcpd["plugins"]) or "none")
     if mptcpd["config"]:
         text += "; config %s" % mptcpd["config"]

@@ -22,7 +22,7 @@ NMCLI = {
 }
 
 
-NO_MPTCPD = {"installed": False, "running": False, "pids": [], "enabled": False, "config": None, "plugin_dir": None,
+NO_MPTCPD = {"installed": False, "unit": None, "running": False, "pids": [], "enabled": False, "config": None, "plugin_dir": None,
              "path_manager": None, "plugins": [], "unknown_plugins": [], "addr_flags": [], "writes": []}
 
 
