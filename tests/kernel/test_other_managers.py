@@ -38,7 +38,7 @@ def mptcpd_tree(tmp_path_factory):
                 plugin_dir=os.path.join(libraries, "mptcpd"))
 
 
-def wait_until(predicate, timeout=10.0):
+def wait_until(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
