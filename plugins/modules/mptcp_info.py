@@ -148,8 +148,9 @@ mptcp:
     managers:
       description:
         - Who else sets what the collection sets (V(gather_subset=managers)).
-        - C(mptcpd) - C(installed), C(unit) (C(mptcp.service), its name upstream and in Debian), C(running) (a process in this network namespace; C(pids)), C(enabled) (starts at
-          boot), C(config) (C(/etc/mptcpd/mptcpd.conf) where it exists), C(plugin_dir), C(path_manager), C(plugins)
+        - C(mptcpd) - C(installed), C(unit) (C(mptcp.service), its name upstream and in Debian), C(running) (a
+          process in this network namespace; C(pids)), C(enabled) (starts at boot), C(config)
+          (C(/etc/mptcpd/mptcpd.conf) where it exists), C(plugin_dir), C(path_manager), C(plugins)
           (what it loads - C(load-plugins) from its command line or its configuration, else every plugin of
           C(plugin_dir)), C(unknown_plugins) (not known to this collection), C(addr_flags) and C(writes) - what its
           plugins write of the in-kernel path manager (V(endpoints) and V(limits) with C(addr_adv)).
