@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run_module
-
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGES = ("mptcpd", "mptcpd-plugins", "libmptcpd3", "libell0")
 CACHE = os.path.join(REPO, ".tmp", "mptcpd-debs")
 ADDRESS = "198.19.53.1"
@@ -25,7 +24,7 @@ def mptcpd_tree(tmp_path_factory):
     os.makedirs(CACHE, exist_ok=True)
     debs = [name for name in os.listdir(CACHE) if name.endswith(".deb")]
     if len(debs) < len(PACKAGES):
-        got = subprocess.run(["apt-get", "download"] + list(PACKAGES), cwd=CACHE, capture_output=True, text=True)
+        got = subprocess.run(["apt-get", "download"] + list(PACKAGES), cwd=CACHE, capture_output=True, text=True, check=False)
         if got.returncode != 0:
             pytest.skip("mptcpd's Debian packages could not be downloaded (apt-get download %s: %s)"
                         % (" ".join(PACKAGES), got.stderr.strip()[-300:]))
@@ -77,15 +76,15 @@ def test_mptcpd_s_addr_adv_writes_endpoints_and_limits_as_its_source_says(netns,
     assert netns.limits() == {"add_addr_accepted": 3, "subflows": 3}
 
 
-def test_mptcp_info_sees_mptcpd_in_its_namespace_only(netns, make_netns, mptcpd):
-    found = run_module("mptcp_info", dict(gather_subset=["managers"], facts=False), inside_netns=netns.name)
+def test_mptcp_info_sees_mptcpd_in_its_namespace_only(netns, make_netns, mptcpd, module_runner):
+    found = module_runner("mptcp_info", dict(gather_subset=["managers"], facts=False), inside_netns=netns.name)
     mptcpd_facts = found["mptcp"]["managers"]["mptcpd"]
     assert (mptcpd_facts["running"], mptcpd_facts["pids"]) == (True, [mptcpd.pid])
     assert mptcpd.pid in netns.pids()
     assert (mptcpd_facts["plugins"], mptcpd_facts["writes"]) == (["addr_adv"], ["endpoints", "limits"])
     assert mptcpd_facts["path_manager"] == "addr_adv" and mptcpd_facts["addr_flags"] == ["subflow"]
 
-    elsewhere = run_module("mptcp_info", dict(gather_subset=["managers"], facts=False),
+    elsewhere = module_runner("mptcp_info", dict(gather_subset=["managers"], facts=False),
                            inside_netns=make_netns().name)["mptcp"]["managers"]["mptcpd"]
     assert (elsewhere["running"], elsewhere["pids"]) == (False, [])
 
@@ -96,22 +95,22 @@ def host_args(tmp_path, **more):
                      endpoints=[{"address": ADDRESS, "dev": "a0", "id": 9, "flags": ["signal"]}]), **more)
 
 
-def test_mptcp_host_refuses_while_mptcpd_writes_what_it_is_asked_to_set(netns, mptcpd, tmp_path):
+def test_mptcp_host_refuses_while_mptcpd_writes_what_it_is_asked_to_set(netns, mptcpd, tmp_path, module_runner):
     before = (netns.endpoints(), netns.limits())
     for check_mode in (True, False):
-        refused = run_module("mptcp_host", host_args(tmp_path), check_mode=check_mode, inside_netns=netns.name)
+        refused = module_runner("mptcp_host", host_args(tmp_path), check_mode=check_mode, inside_netns=netns.name)
         assert refused.get("failed") is True
         assert "mptcpd (running, plugins addr_adv" in refused["msg"]
         assert "the role is asked to set its endpoints and limits (mptcp_endpoints, mptcp_limits)" in refused["msg"]
         assert (netns.endpoints(), netns.limits()) == before
         assert not os.path.exists(str(tmp_path / "90-mptcp.conf"))
     # Only sysctl asked for: nothing mptcpd writes, no refusal.
-    alone = run_module("mptcp_host", host_args(tmp_path, limits={}, endpoints=[]), inside_netns=netns.name)
+    alone = module_runner("mptcp_host", host_args(tmp_path, limits={}, endpoints=[]), inside_netns=netns.name)
     assert alone.get("failed") is not True, alone.get("msg")
 
 
-def test_warn_sets_them_and_mptcpd_changes_them_again(netns, mptcpd, tmp_path):
-    done = run_module("mptcp_host", host_args(tmp_path, other_managers="warn"), inside_netns=netns.name)
+def test_warn_sets_them_and_mptcpd_changes_them_again(netns, mptcpd, tmp_path, module_runner):
+    done = module_runner("mptcp_host", host_args(tmp_path, other_managers="warn"), inside_netns=netns.name)
     assert done.get("failed") is not True, done.get("msg")
     assert any("mptcp_other_managers is warn" in warning for warning in done.get("warnings", []))
     assert netns.limits() == {"add_addr_accepted": 1, "subflows": 2}
