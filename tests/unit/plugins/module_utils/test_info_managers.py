@@ -44,7 +44,9 @@ def process(root, pid, comm, argv, netns=THIS_NETNS):
     os.symlink(netns, str(root / ("proc/%s/ns/net" % pid)))
 
 
-def mptcpd_host(root, conf=DEBIAN_CONF, plugins=("addr_adv", "sspi"), argv=None, netns=THIS_NETNS):
+def mptcpd_host(root, conf=DEBIAN_CONF, plugins=("addr_adv", "sspi"), argv=None, netns=THIS_NETNS, unit=True):
+    if unit:
+        write(root, "lib/systemd/system/mptcp.service", "[Service]\nExecStart=/usr/libexec/mptcpd --log=journal\n")
     if conf is not None:
         write(root, "etc/mptcpd/mptcpd.conf", conf)
     for name in plugins:
@@ -92,6 +94,14 @@ def test_the_command_line_wins_over_the_config(tmp_path, argv):
     mptcpd_host(tmp_path, conf=DEBIAN_CONF + "load-plugins=sspi\n", argv=argv)
     found = read_mptcpd(*systemctl(SHOW_ENABLED)[:2], root=str(tmp_path))
     assert (found["plugins"], found["writes"]) == (["addr_adv"], ["endpoints", "limits"])
+
+
+def test_without_a_unit_file_systemctl_is_not_asked(tmp_path):
+    mptcpd_host(tmp_path, unit=False, argv=["/usr/libexec/mptcpd"])
+    run, which, calls = systemctl(SHOW_ENABLED)
+    found = read_mptcpd(run, which, str(tmp_path))
+    assert calls == []
+    assert (found["running"], found["unit"], found["enabled"]) == (True, None, False)
 
 
 def test_an_mptcpd_of_another_network_namespace_is_not_ours(tmp_path):
