@@ -32,6 +32,10 @@ CONFIG = "etc/mptcpd/mptcpd.conf"
 # mptcpd's unit: mptcp.service upstream and in Debian's package (seen in Debian 12's
 # mptcpd 0.12); mptcpd.service looked for too.
 UNITS = ("mptcp.service", "mptcpd.service")
+# Where unit files are (systemd.unit(5)): systemctl is asked only where one of UNITS is
+# there, so a host without mptcpd costs no command.
+UNIT_DIRS = ("etc/systemd/system", "run/systemd/system", "usr/local/lib/systemd/system", "usr/lib/systemd/system",
+             "lib/systemd/system")
 PROGRAM_NAME = "mptcpd"
 # Where distributions put mptcpd's plugins (<pkglibdir>): Debian /usr/lib/<triplet>/mptcpd,
 # Fedora and RHEL /usr/lib64/mptcpd. RHEL 9's mptcpd 0.8 keeps libmptcpwrap there too.
@@ -149,10 +153,14 @@ def parse_show(out):
     return [block for block in blocks if block]
 
 
-def _unit_state(run, systemctl):
+def has_unit_file(root):
+    return any(os.path.lexists(os.path.join(root, directory, unit)) for directory in UNIT_DIRS for unit in UNITS)
+
+
+def _unit_state(run, systemctl, root):
     """(unit, enabled, argv of ExecStart) of the first mptcpd unit systemd has loaded;
     (None, None, []) without systemd or without a unit."""
-    if not systemctl:
+    if not systemctl or not has_unit_file(root):
         return None, None, []
     rc, out, _err = run([systemctl, "show", "-p", "Id,LoadState,UnitFileState,ExecStart"] + list(UNITS))
     if rc != 0:
@@ -171,7 +179,7 @@ def read_mptcpd(run, which, root="/"):
     config_path = os.path.join(root, CONFIG)
     config = parse_config(read_text(config_path)) if os.path.isfile(config_path) else {}
     processes = find_processes(root)
-    unit, enabled, unit_argv = _unit_state(run, which("systemctl"))
+    unit, enabled, unit_argv = _unit_state(run, which("systemctl"), root)
     # A running mptcpd acts on its own command line; one that starts at boot, on its unit's.
     argv = processes[0][1] if processes else unit_argv
     options = dict(config, **parse_arguments(argv[1:]))
