@@ -85,7 +85,7 @@ def test_mptcp_info_sees_mptcpd_in_its_namespace_only(netns, make_netns, mptcpd,
     assert mptcpd_facts["path_manager"] == "addr_adv" and mptcpd_facts["addr_flags"] == ["subflow"]
 
     elsewhere = module_runner("mptcp_info", dict(gather_subset=["managers"], facts=False),
-                           inside_netns=make_netns().name)["mptcp"]["managers"]["mptcpd"]
+                              inside_netns=make_netns().name)["mptcp"]["managers"]["mptcpd"]
     assert (elsewhere["running"], elsewhere["pids"]) == (False, [])
 
 
