@@ -1,5 +1,6 @@
 """The other managers of a lab host's endpoints, limits and sysctls, for real, on a Debian
-12 host of its own: mptcpd 0.12 (Debian's packages, downloaded with apt-get on this
+12 host of its own (NetworkManager 1.52's endpoints also on a Debian 13 host beside it,
+without mptcpd): mptcpd 0.12 (Debian's packages, downloaded with apt-get on this
 machine into .tmp/mptcpd-debs, copied into the host and installed with dpkg: the lab image
 leaves mptcpd out, whose unit would otherwise fail on every host) run by its own unit
 mptcp.service, NetworkManager 1.42 adding endpoints for its profiles, and a sysctl file
@@ -76,7 +77,8 @@ class Host:
         extra = os.path.join(self.tmp, "vars-%s.json" % secrets.token_hex(3))
         with open(extra, "w") as handle:
             json.dump(variables, handle)
-        argv = [os.path.join(shared.BIN, "ansible-playbook"), "-i", self.lab.inventory, play, "-e", "@" + extra]
+        argv = [os.path.join(shared.BIN, "ansible-playbook"), "-i", self.lab.inventory, play, "-e", "@" + extra,
+                "--limit", self.name]
         proc = subprocess.run(argv + list(args), capture_output=True, text=True, check=False, env=shared._env(
             ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", **(env or {})))
         report = json.loads(proc.stdout)
@@ -93,16 +95,19 @@ class Host:
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory):
+def hosts(tmp_path_factory):
+    """{distro: Host}: a Debian 12 host with mptcpd, a Debian 13 host without."""
     packages = debs()
     name = "hm-%s" % secrets.token_hex(3)
-    host_name = "%s-deb12" % name
+    names = {"debian12": "%s-deb12" % name, "debian13": "%s-deb13" % name}
     try:
         subnets = shared.free_subnets(name, LAB_SUBNETS)
-        shared._lab(name, "up", "--host", "%s=debian12" % host_name, "--subnet", subnets[0], "--subnet", subnets[1],
-                    "--mgmt-subnet", subnets[2])
-        lab = shared.Lab(name, {host_name: "debian12"})
-        made = Host(lab, host_name, str(tmp_path_factory.mktemp("hm")))
+        shared._lab(name, "up", "--host", "%s=debian12" % names["debian12"], "--host", "%s=debian13" % names["debian13"],
+                    "--subnet", subnets[0], "--subnet", subnets[1], "--mgmt-subnet", subnets[2])
+        lab = shared.Lab(name, dict((host_name, distro) for distro, host_name in names.items()))
+        tmp = str(tmp_path_factory.mktemp("hm"))
+        made = Host(lab, names["debian12"], tmp)
+        host_name = made.name
         made.sh("mkdir -p /tmp/debs /etc/systemd/system/mptcp.service.d")
         for path in packages:
             subprocess.run(["podman", "cp", path, "%s:/tmp/debs/" % host_name], check=True, env=shared._env())
@@ -110,13 +115,30 @@ def host(tmp_path_factory):
         made.sh("cat > /etc/systemd/system/mptcp.service.d/50-container.conf <<'EOF'\n%sEOF\n"
                 "systemctl daemon-reload; systemctl restart mptcp.service" % DROPIN)
         made.wait_active()
-        yield made
+        yield {"debian12": made, "debian13": Host(lab, names["debian13"], tmp)}
     finally:
         shared._lab(name, "down", check=False)
 
 
+@pytest.fixture(scope="module")
+def host(hosts):
+    return hosts["debian12"]
+
+
+def test_networkmanager_s_endpoints_are_what_it_sets_on_nm_1_52(hosts):
+    """Debian 13 (NetworkManager 1.52), no mptcpd: the endpoints mptcp_info says
+    NetworkManager sets are the kernel's, and mptcpd is seen as not installed."""
+    other = hosts["debian13"]
+    managers = other.lab.module("mptcp_info", {"gather_subset": ["managers"], "facts": False},
+                                hosts=[other.name])[other.name]["mptcp"]["managers"]
+    assert (managers["mptcpd"]["installed"], managers["mptcpd"]["running"]) == (False, False)
+    nm_made = sorted((e["address"], e["dev"], e["flags"]) for e in managers["networkmanager"]["endpoints"])
+    assert nm_made == other.endpoints() == sorted(
+        (other.lab.address(other.name, dev), dev, ["subflow"]) for dev in ("eth0", "eth1"))
+
+
 def test_mptcp_info_reports_mptcpd_and_networkmanager_s_endpoints(host):
-    found = host.lab.module("mptcp_info", {"gather_subset": ["managers"], "facts": False})[host.name]
+    found = host.lab.module("mptcp_info", {"gather_subset": ["managers"], "facts": False}, hosts=[host.name])[host.name]
     managers = found["mptcp"]["managers"]
     mptcpd = managers["mptcpd"]
     main_pid = int(host.sh("systemctl show -p MainPID --value mptcp.service"))
@@ -188,7 +210,8 @@ def test_the_drift_report_says_mptcpd_and_networkmanager_changed_them(host, tmp_
     with open(extra, "w") as handle:
         json.dump(variables, handle)
     report_dir = str(tmp_path / "report")
-    proc = subprocess.run([os.path.join(shared.BIN, "ansible-playbook"), "-i", host.lab.inventory, DRIFT, "-e", "@" + extra],
+    proc = subprocess.run([os.path.join(shared.BIN, "ansible-playbook"), "-i", host.lab.inventory, DRIFT, "-e", "@" + extra,
+                           "--limit", host.name],
                           capture_output=True, text=True, check=False,
                           env=shared._env(MPTCP_DRIFT_REPORT_DIR=report_dir, ANSIBLE_CALLBACKS_ENABLED="mptcp.linux.drift_report"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -210,7 +233,7 @@ def test_a_later_sysctl_file_is_warned_of_and_wins_after_a_reboot(host):
     assert ("net.mptcp.add_addr_timeout: %s sets 30 and wins at boot over /etc/sysctl.d/90-mptcp.conf, so after a "
             "reboot it will be 30, not 60" % LATER_FILE) in result.get("warnings", []), result.get("warnings")
     assert host.sh("sysctl -n net.mptcp.add_addr_timeout").strip() == "60"
-    boot = host.lab.module("mptcp_info", {"gather_subset": ["managers"], "facts": False})[host.name]
+    boot = host.lab.module("mptcp_info", {"gather_subset": ["managers"], "facts": False}, hosts=[host.name])[host.name]
     assert boot["mptcp"]["managers"]["sysctl_boot"]["add_addr_timeout"] == {
         "value": 30, "file": LATER_FILE,
         "files": [{"file": "/etc/sysctl.d/90-mptcp.conf", "value": 60}, {"file": LATER_FILE, "value": 30}]}
