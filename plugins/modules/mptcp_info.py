@@ -154,7 +154,8 @@ mptcp:
           (what it loads - C(load-plugins) from its command line or its configuration, else every plugin of
           C(plugin_dir)), C(unknown_plugins) (not known to this collection), C(addr_flags) and C(writes) - what its
           plugins write of the in-kernel path manager (V(endpoints) and V(limits) with C(addr_adv)).
-        - C(networkmanager) - C(running), and C(endpoints), the endpoints NetworkManager sets itself - one per address of
+        - C(networkmanager) - C(running), C(unread) (why the profiles were not read - NetworkManager not running, or
+          older than 1.40, which sets no MPTCP endpoints), and C(endpoints), the endpoints NetworkManager sets itself - one per address of
           each active profile whose C(connection.mptcp-flags) are not disabled, while C(net.mptcp.enabled) is 1 (unless
           also-without-sysctl) and the device has a default route of that family in the main table (unless
           also-without-default-route); none for loopback, link-local, ULA and temporary addresses. The kernel keeps

@@ -64,14 +64,15 @@ def boot_sysctl(root="/", known=()):
 
 
 def networkmanager(run, which, read_profiles, mptcp_enabled, default_flags=None):
-    """{running, endpoints}: the endpoints NetworkManager sets (nm_endpoints.py), or
-    running False where it is not installed or not running."""
+    """{running, endpoints}: the endpoints NetworkManager sets (nm_endpoints.py); none
+    where it is not installed, not running, or older than 1.40 (which makes no MPTCP
+    endpoints: Debian 11's 1.30, RHEL 8.6's 1.36), `unread` then saying why."""
     if not which("nmcli"):
         return {"running": False, "endpoints": []}
     try:
         profiles = read_profiles()
-    except MptcpError:
-        return {"running": False, "endpoints": []}
+    except MptcpError as error:
+        return {"running": "is not running" not in "%s" % error, "endpoints": [], "unread": "%s" % error}
     ip = which("ip")
     if not ip:
         raise MptcpError("ip not found (iproute2): the addresses NetworkManager manages cannot be read")

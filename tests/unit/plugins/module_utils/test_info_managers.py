@@ -9,7 +9,8 @@ import pytest
 
 from ansible_collections.mptcp.linux.plugins.module_utils.host.other_managers import other_managers
 from ansible_collections.mptcp.linux.plugins.module_utils.host.request import HostRequest
-from ansible_collections.mptcp.linux.plugins.module_utils.info.managers import boot_sysctl
+from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.info.managers import boot_sysctl, networkmanager
 from ansible_collections.mptcp.linux.plugins.module_utils.info.mptcpd import (
     parse_arguments,
     parse_exec_start,
@@ -289,3 +290,14 @@ def test_networkmanager_s_endpoint_of_a_listed_address_is_warned_of():
 ])
 def test_no_warning_where_networkmanager_is_told_off_or_sets_another_address(params):
     assert rules(nm_made=[NM_MADE], **params) == ([], [])
+
+
+@pytest.mark.parametrize("message, running", [
+    ("NetworkManager (the daemon) is 1.30.6; connection.mptcp-flags needs NetworkManager 1.40 or later", True),
+    ("NetworkManager is not running (nmcli said: Error: NetworkManager is not running.); start it", False),
+])
+def test_a_networkmanager_too_old_or_not_running_sets_no_endpoints_and_says_why(message, running):
+    def read_profiles():
+        raise MptcpError(message)
+    found = networkmanager(lambda argv: (0, "", ""), lambda name: "/usr/bin/" + name, read_profiles, 1)
+    assert found == {"running": running, "endpoints": [], "unread": message}
