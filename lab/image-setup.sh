@@ -9,10 +9,18 @@ printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 chmod 0755 /usr/sbin/policy-rc.d
 
 apt-get update -q
+# mptcpize came with mptcpd into bookworm: bullseye ships none (as RHEL 8 ships none), so
+# its image has none, and the role's refusal is tested there.
+. /etc/os-release
+case "$VERSION_CODENAME" in
+    bullseye) mptcpize="" ;;
+    *) mptcpize="mptcpize libmptcpwrap0" ;;
+esac
 # --no-install-recommends keeps polkit and mptcpd (whose units fail in a container) out.
+# shellcheck disable=SC2086 # $mptcpize is a list of package names
 apt-get install -y -q --no-install-recommends \
     systemd systemd-sysv dbus network-manager iproute2 iputils-ping procps \
-    python3 python3-pyroute2 iperf3 mptcpize libmptcpwrap0 ca-certificates \
+    python3 python3-pyroute2 iperf3 $mptcpize ca-certificates \
     openssh-server sudo
 apt-get clean
 rm -rf /var/lib/apt/lists/*
@@ -55,6 +63,37 @@ match-device=interface-name:eth*;interface-name:mgmt0
 keep-configuration=no
 CONF
 rm -f /etc/NetworkManager/dispatcher.d/01-ifupdown
+# NetworkManager 1.30 (bullseye) has no keep-configuration ("unknown key", it logs): it
+# assumes the addresses podman put on the interfaces into generated profiles (eth0, ...)
+# and never activates the lab's (seen). This unit activates them at every boot.
+if [ "$VERSION_CODENAME" = bullseye ]; then
+    cat > /usr/local/sbin/lab-activate-profiles <<'SCRIPT'
+#!/bin/sh
+# The lab's keyfile profiles, activated where NetworkManager only assumed the interfaces.
+nm-online -s -q -t 60
+for file in /etc/NetworkManager/system-connections/lab-*.nmconnection; do
+    [ -e "$file" ] || continue
+    name=$(basename "$file" .nmconnection)
+    nmcli -g GENERAL.STATE connection show "$name" | grep -qx activated || nmcli connection up id "$name"
+done
+SCRIPT
+    chmod 0755 /usr/local/sbin/lab-activate-profiles
+    cat > /etc/systemd/system/lab-activate-profiles.service <<'UNIT'
+[Unit]
+Description=Activate the lab's NetworkManager profiles (NetworkManager 1.30 only assumes the interfaces)
+After=NetworkManager.service
+Wants=NetworkManager.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/lab-activate-profiles
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    systemctl enable lab-activate-profiles.service
+fi
 # Units that cannot work in a container or only slow the boot down.
 # (masking a unit the image does not have is harmless: it only links it to /dev/null)
 for unit in systemd-networkd-wait-online.service systemd-timesyncd.service \

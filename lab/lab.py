@@ -42,7 +42,7 @@ BUILD_DIR = STATE_DIR / "build"
 CONTAINERS_CONF = LAB_DIR / "containers.conf"
 IMAGE_SETUP = LAB_DIR / "image-setup.sh"
 
-DISTROS = {"debian12": "bookworm", "debian13": "trixie"}
+DISTROS = {"debian11": "bullseye", "debian12": "bookworm", "debian13": "trixie"}
 DEFAULT_HOSTS = ["mptcp-server=debian12:mptcp_servers", "mptcp-client=debian13:mptcp_clients"]
 # RFC 2544's benchmarking range: never a real network's, so never one of our routes.
 DEFAULT_SUBNETS = ["198.18.1.0/24", "198.18.2.0/24"]
@@ -359,7 +359,8 @@ def keyfile(lab, iface, address, prefixlen, gateway, metric, routes=()):
 def mgmt_keyfile(lab, address, prefixlen):
     """The management interface's profile: no gateway (no default route, so no path a test
     or the role would use) and NetworkManager told to make no MPTCP endpoint on it
-    (connection.mptcp-flags 0x1, disabled; NM 1.40 and later, which both lab distros have)."""
+    (connection.mptcp-flags 0x1, disabled; NM 1.40 and later. Debian 11's NM 1.30 reads the
+    profile without the key, and makes no MPTCP endpoints at all)."""
     return "\n".join([
         "[connection]",
         "id=lab-%s" % MGMT_IFACE,
@@ -574,6 +575,22 @@ def up_routed(lab, topologies, subnets, mgmt_subnet=DEFAULT_MGMT_SUBNET):
     return inventory
 
 
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+
+
+def degraded_hint(failed_units, limit_path=INOTIFY_INSTANCES):
+    """What a failed user@UID.service most likely means here: systemd --user found no
+    inotify instance left (each lab host takes about 9 of root's, against a default
+    limit of 128), which happens when many labs run at once. The lab still works; a
+    test that starts user services would not."""
+    if "user@" not in failed_units:
+        return ""
+    with open(limit_path) as handle:
+        limit = handle.read().strip()
+    return ("; user@ failing is what a shortage of inotify instances does (fs.inotify.max_user_instances"
+            " is %s, about 9 per lab host: other labs running?)" % limit)
+
+
 def wait_for_boot(name, interfaces=INTERFACES + (MGMT_IFACE,)):
     """Until systemd finished booting and NetworkManager activated the lab's profiles."""
     deadline = time.monotonic() + BOOT_TIMEOUT
@@ -588,7 +605,7 @@ def wait_for_boot(name, interfaces=INTERFACES + (MGMT_IFACE,)):
                 if state == "degraded":
                     failed = run(["podman", "exec", name, "systemctl", "--failed", "--plain",
                                   "--no-legend"], check=False).stdout.strip()
-                    print("%s: booted degraded, failed units: %s" % (name, failed))
+                    print("%s: booted degraded, failed units: %s%s" % (name, failed, degraded_hint(failed)))
                 return
             state = "NetworkManager has not activated %s (active: %s)" % (
                 " and ".join("lab-%s" % iface for iface in interfaces), active)

@@ -13,6 +13,7 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import ValidationError
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import service_unit
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.sockets import is_socket
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.unit_text import environment_word, exec_line
 
 
@@ -31,11 +32,13 @@ def systemd_environment(assignment):
     return _filter_error(environment_word, assignment)
 
 
-def systemd_service_units(services):
-    """The role's services as unit names (systemd/files.py, service_unit)."""
+def systemd_service_units(services, sockets=True):
+    """The role's services as unit names (systemd/files.py, service_unit); sockets=False
+    leaves the socket units out (those the preload does not move: systemd/sockets.py)."""
     if not isinstance(services, (list, tuple)):
         raise AnsibleFilterError("systemd_service_units expects a list of services, got %r" % (services,))
-    return [service_unit(to_text(service)) for service in services]
+    units = [service_unit(to_text(service)) for service in services]
+    return units if sockets else [unit for unit in units if not is_socket(unit)]
 
 
 class FilterModule(object):

@@ -150,10 +150,34 @@ options:
     type: bool
     default: true
   mptcpize_services:
-    description: systemd services to run over MPTCP (C(nginx) means C(nginx.service)), by a drop-in that preloads the mptcpize library.
+    description:
+      - systemd units to run over MPTCP, each by a drop-in O(dropin_name) in O(unit_dir).
+      - A service (C(nginx) means C(nginx.service)) - the drop-in preloads the mptcpize
+        library, which turns the service's TCP sockets into MPTCP ones.
+      - A socket unit (C(echo.socket)) - the drop-in sets C(SocketProtocol=mptcp), so systemd
+        makes the listener an MPTCP one and the services it activates get MPTCP connections
+        with no preload. This needs systemd 257 or later (Debian 13, RHEL 10, Fedora 42);
+        on an older systemd, which ignores that line and listens over TCP, and where a
+        preload in the service cannot reach the socket systemd made, the module fails
+        before anything changes, saying so. Socket units are supported since 1.2.0.
     type: list
     elements: str
     default: []
+  go_services_tcp_only:
+    description:
+      - Services running Go programs that must stay on TCP. Go 1.24 and later make their
+        listeners MPTCP ones by default wherever MPTCP is on (which this module turns on);
+        MPTCP sockets lack C(TCP_USER_TIMEOUT) and C(TCP_MD5SIG), so a program that relies
+        on them must opt out. Each service gets the drop-in O(dropin_name) with
+        C(Environment="GODEBUG=multipathtcp=0") (Go's own switch; older Go ignores it).
+      - The drop-in's C(GODEBUG) replaces one the unit sets itself. A program that asks
+        for MPTCP in its code (C(SetMultipathTCP(true))) keeps it, and a socket-activated
+        Go service's listener is systemd's, which C(GODEBUG) does not reach.
+      - Services only (C(name) means C(name.service)), and none that O(mptcpize_services) lists.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.2.0
   unit_name:
     description: The boot unit's name.
     type: str
@@ -249,7 +273,8 @@ EXAMPLES = r"""
     nm_profiles:
       - name: eth1
         flags: [disabled]
-    mptcpize_services: [iperf3]
+    mptcpize_services: [iperf3, echo.socket]
+    go_services_tcp_only: [etcd]
   register: mptcp_host
 
 - name: Restart the services whose drop-in changed
@@ -293,11 +318,22 @@ changed_parts:
   elements: str
   sample: [sysctl, path_manager]
 services_changed:
-  description: The services whose drop-in was written or removed; they need a restart.
+  description: The units (services and socket units) whose drop-in was written or removed; they need a restart.
   returned: always
   type: list
   elements: str
-  sample: [iperf3.service]
+  sample: [iperf3.service, echo.socket]
+socket_services_running:
+  description:
+    - The running services that the socket units of RV(services_changed) activate (their
+      C(Triggers=); none for C(Accept=yes) sockets). systemd refuses to start a socket
+      again while its service runs, so these are to be stopped before the sockets restart
+      and started after (the role's handlers do).
+  returned: always
+  type: list
+  elements: str
+  sample: [echo.service]
+  version_added: 1.2.0
 missing:
   description: What the host lacks that packages bring - V(ip_mptcp), V(mptcpize).
   returned: always
@@ -348,6 +384,7 @@ def main():
             )),
             persist=dict(type="bool", default=True),
             mptcpize_services=dict(type="list", elements="str", default=[]),
+            go_services_tcp_only=dict(type="list", elements="str", default=[]),
             unit_name=dict(type="str", default="mptcp-pm.service"),
             dropin_name=dict(type="str", default="50-mptcp.conf"),
             unit_dir=dict(type="path", default="/etc/systemd/system"),

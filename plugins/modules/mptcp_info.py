@@ -128,12 +128,14 @@ mptcp:
       description:
         - The tools found; a missing one is V(null).
         - C(mptcpize.preload) is the preload library where it really is (symlinks resolved).
+        - C(systemd.version) is the number C(systemctl --version) gives (257 and later take C(SocketProtocol=mptcp)).
       type: dict
       returned: when asked for
       sample: {"iproute2": {"path": "/usr/sbin/ip", "version": "6.1.0", "ip_mptcp": true}, "pyroute2": "0.7.2",
                "nmcli": {"path": "/usr/bin/nmcli", "version": "1.42.4"},
                "mptcpize": {"path": "/usr/bin/mptcpize",
-                            "preload": "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"}}
+                            "preload": "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"},
+               "systemd": {"path": "/usr/bin/systemctl", "version": 257}}
     rp_filter:
       description:
         - Each interface's reverse-path filter (V(gather_subset=rp_filter)), by interface name.

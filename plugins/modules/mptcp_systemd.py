@@ -65,10 +65,18 @@ options:
       services:
         description:
           - Units (with their suffix) that get the drop-in. Every other unit's drop-in of
-            this name is removed, so V([]) removes them all.
+            this name (and not in O(dropin.contents)) is removed, so V([]) removes them all.
         type: list
         elements: str
         default: []
+      contents:
+        description:
+          - Units (with their suffix) whose drop-in has a text of its own, unit name to
+            text - a socket unit's C([Socket]) section beside the services' C([Service])
+            ones. They get the drop-in as the units of O(dropin.services) do; a unit in both
+            gets its text from here.
+        type: dict
+        version_added: 1.2.0
   unit_dir:
     description: Where the unit and the drop-in directories are.
     type: path
@@ -112,6 +120,11 @@ EXAMPLES = r"""
         [Service]
         Environment="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"
       services: [iperf3.service]
+      contents:
+        # systemd 257 or later: the socket unit's listener is an MPTCP one.
+        echo.socket: |
+          [Socket]
+          SocketProtocol=mptcp
   register: mptcp_systemd
 
 - name: Restart the services whose drop-in changed
@@ -169,6 +182,7 @@ def main():
                 name=dict(type="str", required=True),
                 content=dict(type="str"),
                 services=dict(type="list", elements="str", default=[]),
+                contents=dict(type="dict"),
             )),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             daemon_reload=dict(type="bool", default=True),

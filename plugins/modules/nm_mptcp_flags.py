@@ -44,11 +44,14 @@ options:
         V(enabled) is implied by any other flag. V(also-without-sysctl) configures
         endpoints even when C(net.mptcp.enabled=0); V(also-without-default-route) even
         when the address family has no default route.
-      - V(signal), V(subflow), V(backup) and V(fullmesh) are the flags the endpoints get
+      - V(signal), V(subflow), V(backup), V(fullmesh) and V(laminar) are the flags the endpoints get
         (see ip-mptcp(8)); V(signal) and V(fullmesh) cannot be set together.
+      - V(laminar) (added in collection version 1.2.0) needs NetworkManager 1.56 or later; on an
+        older one the task fails before anything is touched. NetworkManager 1.56 and later
+        also give the endpoints of a profile at V([]) C(subflow laminar), where older ones give C(subflow).
     type: list
     elements: str
-    choices: [disabled, enabled, also-without-sysctl, also-without-default-route, signal, subflow, backup, fullmesh]
+    choices: [disabled, enabled, also-without-sysctl, also-without-default-route, signal, subflow, backup, fullmesh, laminar]
   profiles:
     description:
       - Several profiles at once. All are checked before any is changed; if saving one
@@ -65,7 +68,7 @@ options:
         type: list
         elements: str
         required: true
-        choices: [disabled, enabled, also-without-sysctl, also-without-default-route, signal, subflow, backup, fullmesh]
+        choices: [disabled, enabled, also-without-sysctl, also-without-default-route, signal, subflow, backup, fullmesh, laminar]
   apply:
     description:
       - How a change reaches a device the profile is active on. A profile that is not

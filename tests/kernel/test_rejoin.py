@@ -239,6 +239,9 @@ verb, name = args[0], (args[1] if len(args) > 1 else None)
 def stop():
     if name in state["active"]:
         os.kill(state["active"].pop(name), signal.SIGTERM)
+if verb == "is-system-running":
+    print("running")  # as systemd as init; mptcp_host asks before it installs units
+    sys.exit(0)
 if verb == "is-enabled":
     print("enabled" if name in state["enabled"] else "disabled")
     sys.exit(0 if name in state["enabled"] else 1)
@@ -280,7 +283,7 @@ class Systemd:
         with open(self.log) as handle:
             lines = [line.strip() for line in handle]
         open(self.log, "w").close()
-        return [line for line in lines if not line.startswith(("is-enabled", "is-active"))]
+        return [line for line in lines if not line.startswith(("is-enabled", "is-active", "is-system-running", "--version"))]
 
     def active(self):
         with open(self.state) as handle:

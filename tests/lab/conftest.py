@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from lab_session import _lab, _lab_up
+from lab_session import DISTROS, _lab, _lab_up
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,11 @@ def lab():
 def own_lab(request):
     """A lab of the test module's own, for tests that change a host through and through
     (the role, restarts, systemd units): named after the module's LAB_PREFIX, on its
-    LAB_SUBNETS where they are free, torn down after its last test however it ends."""
+    LAB_SUBNETS where they are free, with one host of each of its LAB_DISTROS (default:
+    Debian 12 and 13), torn down after its last test however it ends."""
     name = "%s-%s" % (getattr(request.module, "LAB_PREFIX", "own"), secrets.token_hex(3))
     try:
-        yield _lab_up(name, getattr(request.module, "LAB_SUBNETS", ()))
+        yield _lab_up(name, getattr(request.module, "LAB_SUBNETS", ()),
+                      getattr(request.module, "LAB_DISTROS", DISTROS))
     finally:
         _lab(name, "down", check=False)

@@ -23,6 +23,10 @@ BIN = os.path.join(REPO, ".venv", "bin")
 LAB_PY = os.path.join(REPO, "lab", "lab.py")
 CONTAINERS_CONF = os.path.join(REPO, "lab", "containers.conf")
 DISTROS = ("debian12", "debian13")
+# Debian 11 (NetworkManager 1.30 without connection.mptcp-flags, iproute2 5.10 without
+# `endpoint change` and fullmesh, no mptcpize, systemd 247, Python 3.9) beside them, for the
+# tests of behaviours that depend on those versions (test_old_userland_lab.py).
+ALL_DISTROS = ("debian11",) + DISTROS
 # Candidate /24s for the session's three networks (eth0, eth1, mgmt0): far from the demo lab's 198.18.1-2 and
 # from hand-made labs, each pair checked with `lab.py check-subnets` before use.
 SUBNET_CANDIDATES = ["198.18.%d.0/24" % octet for octet in range(120, 200)]
@@ -123,8 +127,8 @@ class Lab:
             raise AssertionError("no report from %s:\n%s\n%s" % (path, proc.stdout, proc.stderr))
 
 
-def _lab_up(name, first_subnets=()):
-    hosts = dict(("%s-%s" % (name, distro.replace("debian", "deb")), distro) for distro in DISTROS)
+def _lab_up(name, first_subnets=(), distros=DISTROS):
+    hosts = dict(("%s-%s" % (name, distro.replace("debian", "deb")), distro) for distro in distros)
     specs = []
     for host, distro in hosts.items():
         specs += ["--host", "%s=%s" % (host, distro)]

@@ -42,9 +42,22 @@ def labelled(kind, name=NAME):
                ).stdout.split()
 
 
+def other_labs_devices():
+    """The bridges of podman networks that are not this test's, and their ports (the
+    containers' veths): other labs (molecule, other test files, a demo) come and go while
+    this one runs, and their routes are not ours."""
+    def bridges(*filters):
+        return set(run(["podman", "network", "ls", "--format", "{{.NetworkInterface}}"] + list(filters)).stdout.split())
+    others = bridges() - bridges("--filter", "label=mptcp-lab=%s" % NAME)
+    ports = [link["ifname"] for link in json.loads(run(["ip", "-j", "link", "show"]).stdout) if link.get("master") in others]
+    return others.union(ports)
+
+
 def routes():
+    """This machine's routes, all tables, but those on other labs' devices."""
+    others = other_labs_devices()
     return sorted(json.dumps(r, sort_keys=True) for r in json.loads(
-        run(["ip", "-j", "route", "show", "table", "all"]).stdout))
+        run(["ip", "-j", "route", "show", "table", "all"]).stdout) if r.get("dev") not in others)
 
 
 ROUTE = [(ipaddress.ip_network("192.0.2.0/24"), "route 192.0.2.0/24 dev eth0")]
@@ -362,3 +375,11 @@ def test_a_router_restart_keeps_forwarding_and_its_static_route(routed_lab):
     lab.wait_for_boot("pytest-routed-sh-r1")
     assert podman_exec("pytest-routed-sh-r1", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
     assert ("198.18.80.0/24", "198.18.81.3", "eth1") in host_routes_of("pytest-routed-sh-r1")
+
+
+def test_a_degraded_boot_with_user_at_failing_names_the_inotify_limit(tmp_path):
+    limit = tmp_path / "max_user_instances"
+    limit.write_text("128\n")
+    hint = lab.degraded_hint("user@1000.service loaded failed failed User Manager for UID 1000", str(limit))
+    assert "fs.inotify.max_user_instances is 128" in hint, hint
+    assert lab.degraded_hint("mptcpd.service loaded failed failed", str(limit)) == ""

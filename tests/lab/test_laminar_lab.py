@@ -4,32 +4,28 @@ This machine's `ip` (Debian 12, iproute2 6.1) has no laminar, nor has Debian 13'
 laminar came in iproute2 6.19. So the kernel tests see only the side where `ip` lacks it
 (they say so in pytest's summary). Here both run for real, on this machine's kernel:
 - forky: Debian testing (iproute2 7.2) with Python, no systemd (its systemd exits at once
-  as PID 1 on this machine's cgroup v1: /work/shared/docs/lab.md), built from Debian's
-  archive once and reused by the hash of its recipe, like lab.py's images;
+  as PID 1 on this machine's cgroup v1: /work/shared/docs/lab.md): tests/lab/no_systemd.py's
+  image, built from Debian's archive once and reused by the hash of its recipe, here
+  without NetworkManager running (it would manage the test's link);
 - deb12: the lab's Debian 12 image (iproute2 6.1, python3-pyroute2).
 Each is a container with a network namespace of its own (`--network none`, a veth pair
 inside it): the path-manager modules run in it through the lab's connection, and
 `podman exec HOST ip -j mptcp endpoint show` is the oracle. The recent `ip` also judges the
 lines pm_events writes for the path manager's events (`ip mptcp monitor`)."""
 
-import hashlib
 import importlib.util
 import json
 import os
 import secrets
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
 import lab_session
+import no_systemd
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAMINAR = 0x20
-FORKY_RECIPE = ["debootstrap", "--variant=minbase", "--include=iproute2,python3", "forky"]
-# Debian testing needs the sid script (lab.md).
-FORKY_SCRIPT = "/usr/share/debootstrap/scripts/sid"
 
 
 def _lab_tools(request):
@@ -48,30 +44,13 @@ def _podman(conftest, *argv, **kwargs):
     return result
 
 
-def forky_image(conftest, lab_py):
-    recipe = hashlib.sha256(json.dumps(FORKY_RECIPE + [FORKY_SCRIPT]).encode()).hexdigest()[:12]
-    name = "localhost/mptcp-lab-iproute2-forky:%s" % recipe
-    if subprocess.run(["podman", "image", "exists", name], env=conftest._env(), check=False).returncode == 0:
-        return name
-    root = tempfile.mkdtemp(prefix="mptcp-forky-")
-    try:
-        subprocess.run(FORKY_RECIPE + [root, lab_py.debian_mirror(), FORKY_SCRIPT],
-                       check=True, capture_output=True)
-        tar = subprocess.Popen(["tar", "-C", root, "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
-        _podman(conftest, "import", "-", name, stdin=tar.stdout)
-        assert tar.wait() == 0
-    finally:
-        shutil.rmtree(root)
-    return name
-
-
 @pytest.fixture(scope="module")
 def hosts(request):
     """A Lab (tests/lab/conftest.py) of two containers: forky and deb12."""
     conftest, lab_py = _lab_tools(request)
     name = "lam-%s" % secrets.token_hex(3)
     conftest._lab(name, "build", "debian12")
-    images = {"forky": forky_image(conftest, lab_py), "deb12": lab_py.image_name("debian12")}
+    images = {"forky": no_systemd.forky_image(lab_py.debian_mirror()), "deb12": lab_py.image_name("debian12")}
     containers = dict((role, "%s-%s" % (name, role)) for role in images)
     inventory = {"all": {
         "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"},

@@ -65,6 +65,15 @@ def failed_results(report):
             for host, result in task["hosts"].items() if result.get("failed")]
 
 
+def ran_on(report, host):
+    """[(task name, result)] of the tasks that ran on the host, in order."""
+    return [(task["task"]["name"].split(" : ", 1)[-1], result) for play in report["plays"] for task in play["tasks"]
+            for name, result in task["hosts"].items() if name == host and not result.get("skipped")]
+
+
+HOST_TASK = "Set MPTCP up, or undo it, in one call"
+
+
 def groups_inventory(lab):
     """A second inventory source putting the Debian 12 host in mptcp_servers, as the demo
     lab does (own_lab's hosts are in no group): the lab's variables then make it the server,
@@ -174,15 +183,6 @@ def test_a_part_whose_checks_fail_on_the_host_stops_the_run_before_anything_chan
     assert read(lab, host, "/proc/sys/net/mptcp/add_addr_timeout") == before["timeout"]
     assert read(lab, host, CONF) == before["conf"]
     assert limits(lab, host) == before["limits"]
-
-
-def ran_on(report, host):
-    """[(task name, result)] of the tasks that ran on the host, in order."""
-    return [(task["task"]["name"].split(" : ", 1)[-1], result) for play in report["plays"] for task in play["tasks"]
-            for name, result in task["hosts"].items() if name == host and not result.get("skipped")]
-
-
-HOST_TASK = "Set MPTCP up, or undo it, in one call"
 
 
 def test_a_missing_library_is_reported_first_and_the_package_step_follows(converged):

@@ -300,3 +300,71 @@ def test_one_host_unreachable_and_one_failing_leave_the_others_converging(fleet3
     assert "MPTCP is not available" in report["hosts"][bad]["error"]["msg"], report["hosts"][bad]
     html = (tmp_path / "drift.html").read_text()
     assert gone in html and bad in html
+
+
+# The host's nmcli for the test below: a profile change waits, as a hung NetworkManager
+# would, and says whose child it is (the module's process); everything else is nmcli.
+# sudo's secure_path puts /usr/local/sbin before /usr/bin, where the module looks first.
+HUNG_NMCLI = """#!/bin/sh
+case " $* " in
+  *" modify "*) echo $PPID > /run/h4-nmcli-modify.tmp && mv /run/h4-nmcli-modify.tmp /run/h4-nmcli-modify
+                exec sleep 600 ;;
+esac
+exec /usr/bin/nmcli "$@"
+"""
+PROFILE_FLAGS = "for p in lab-eth0 lab-eth1; do nmcli -g connection.mptcp-flags connection show \"$p\"; done"
+ROLE_DIRS = ("/etc/sysctl.d", "/etc/systemd/system")
+CONF = "/etc/sysctl.d/90-mptcp.conf"
+
+
+def recap_of(stdout, host):
+    return [line for line in stdout.splitlines() if line.startswith(host + " ") and "ok=" in line][-1]
+
+
+def listing(lab, host):
+    return dict((path, sorted(lab.exec(host, "ls", "-A", path).stdout.split())) for path in ROLE_DIRS)
+
+
+def test_a_role_run_killed_halfway_leaves_whole_files_and_the_next_run_converges(own_lab):
+    """The role's one module call killed (SIGKILL, as the OOM killer or a reboot would) after
+    its sysctl part changed the host and while its NetworkManager part waits on nmcli:
+    no undo runs, so the host is half converged - the sysctl file whole and new, the
+    profiles' flags old, no temporary file beside either, the lock free - and the next
+    run converges it (changed) and the one after changes nothing."""
+    host = "%s-deb12" % own_lab.name
+    absent = own_lab.playbook(SITE, "--limit", host, "-e", LAB_VARS, "-e", "mptcp_state=absent")
+    assert absent.returncode == 0, absent.stdout + absent.stderr
+    flags_before, files_before = own_lab.exec(host, "sh", "-c", PROFILE_FLAGS).stdout, listing(own_lab, host)
+    conf_before = own_lab.exec(host, "cat", CONF).stdout  # absent persists net.mptcp.enabled = 0
+    subprocess.run(["podman", "exec", "-i", host, "sh", "-ec", "cat > /usr/local/sbin/nmcli; chmod 0755 /usr/local/sbin/nmcli; "
+                    "rm -f /run/h4-nmcli-modify"], input=HUNG_NMCLI, text=True, check=True, env=shared._env())
+    try:
+        argv = [os.path.join(shared.BIN, "ansible-playbook"), "-i", own_lab.inventory, SITE, "--limit", host, "-e", LAB_VARS]
+        run = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=shared._env())
+        deadline = time.monotonic() + RUN_BOUND
+        while own_lab.exec(host, "test", "-e", "/run/h4-nmcli-modify", check=False).returncode:
+            assert run.poll() is None, "the run ended before it changed a profile: %s" % (run.communicate(),)
+            assert time.monotonic() < deadline, "the run never reached nmcli connection modify"
+            time.sleep(0.2)
+        module = own_lab.exec(host, "cat", "/run/h4-nmcli-modify").stdout.strip()
+        assert "python" in own_lab.exec(host, "ps", "-o", "args=", "-p", module).stdout
+        own_lab.exec(host, "kill", "-KILL", module)
+        out, _err = run.communicate(timeout=RUN_BOUND)
+    finally:
+        own_lab.exec(host, "sh", "-c", "rm -f /usr/local/sbin/nmcli /run/h4-nmcli-modify; pkill -KILL -x sleep", check=False)
+    assert run.returncode != 0 and "failed=1" in recap_of(out, host), out
+    # Halfway: the sysctl part's values and file are new, the profiles' flags as they were.
+    assert own_lab.exec(host, "cat", "/proc/sys/net/mptcp/add_addr_timeout").stdout.strip() == "60"
+    conf_during = own_lab.exec(host, "cat", CONF).stdout
+    assert conf_during != conf_before and "add_addr_timeout = 60" in conf_during, conf_during
+    assert own_lab.exec(host, "sh", "-c", PROFILE_FLAGS).stdout == flags_before
+    # The same files as before: no temporary file left beside them by the kill.
+    assert listing(own_lab, host) == files_before
+    converge = own_lab.playbook(SITE, "--limit", host, "-e", LAB_VARS)
+    assert converge.returncode == 0, converge.stdout + converge.stderr
+    assert "changed=0" not in recap_of(converge.stdout, host), converge.stdout
+    assert own_lab.exec(host, "sh", "-c", PROFILE_FLAGS).stdout != flags_before
+    # The file the killed run wrote was the whole new one: the converging run's is the same.
+    assert own_lab.exec(host, "cat", CONF).stdout == conf_during
+    again = own_lab.playbook(SITE, "--limit", host, "-e", LAB_VARS)
+    assert again.returncode == 0 and "changed=0" in recap_of(again.stdout, host), again.stdout

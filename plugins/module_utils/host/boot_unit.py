@@ -4,8 +4,9 @@
 """The files the role keeps for boot, written by mptcp_host: the oneshot unit that sets the
 endpoints' source routes (those the kernel keeps) and the path manager's limits and
 endpoints at boot, with the `ip` commands the modules' iproute2 backends build, so that
-the unit and the modules cannot drift apart; and the drop-in that preloads the mptcpize
-library into a service."""
+the unit and the modules cannot drift apart; and the drop-ins of the services: the one
+that preloads the mptcpize library into a service, the one that makes a socket unit's
+listener an MPTCP one (systemd 257+), and the one that keeps a Go program on TCP."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -42,6 +43,24 @@ DROPIN = """\
 [Unit]
 After=%s
 
+[Service]
+Environment=%s
+"""
+# No After= the boot unit here: sockets start before basic.target, the boot unit after
+# network-online.target, so that would be an ordering cycle; the listener needs only
+# net.mptcp.enabled, which systemd-sysctl sets before any socket unit starts.
+SOCKET_DROPIN = """\
+# Managed by the Ansible role mptcp.linux.mptcp: systemd (257 or later) makes this
+# socket's listener an MPTCP one, so the service it activates gets MPTCP connections with
+# no preload. Remove with the role's mptcp_state: absent (or drop the unit from the list).
+[Socket]
+SocketProtocol=mptcp
+"""
+GO_TCP_ONLY_DROPIN = """\
+# Managed by the Ansible role mptcp.linux.mptcp: Go 1.24 and later listen over MPTCP by
+# default once MPTCP is on; this program needs TCP (TCP_USER_TIMEOUT, TCP_MD5SIG, which
+# MPTCP sockets lack), so Go's default is turned off for it. This replaces a GODEBUG the
+# unit sets itself. Remove with the role's mptcp_state: absent (or drop the unit).
 [Service]
 Environment=%s
 """
@@ -96,3 +115,13 @@ def unit_text(ip, limits=None, endpoints=None, exclusive=False, routes=None, ser
 def dropin_text(unit_name, library):
     """The drop-in of a service: after the boot unit, with the library preloaded."""
     return DROPIN % (unit_name, environment_word("LD_PRELOAD=" + library))
+
+
+def socket_dropin_text():
+    """The drop-in of a socket unit: an MPTCP listener."""
+    return SOCKET_DROPIN
+
+
+def go_tcp_only_dropin_text():
+    """The drop-in of a Go service that must stay on TCP."""
+    return GO_TCP_ONLY_DROPIN % environment_word("GODEBUG=multipathtcp=0")

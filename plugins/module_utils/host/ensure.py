@@ -18,6 +18,8 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpErr
 from ansible_collections.mptcp.linux.plugins.module_utils.host.parts import ABSENT, PRESENT, strict_rp_filter_warning
 from ansible_collections.mptcp.linux.plugins.module_utils.host.readiness import HostReadiness
 from ansible_collections.mptcp.linux.plugins.module_utils.host.request import HostRequest
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import Systemctl
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.sockets import is_socket, running_services
 
 
 class QuietHost:
@@ -82,7 +84,7 @@ def report(request, readiness, ran):
     changed = [entry["name"] for entry in parts if entry["changed"]]
     systemd = dict((entry["name"], entry) for entry in parts).get("systemd") or {}
     result = dict(changed=bool(changed), state=request.state, missing=[], parts=parts, changed_parts=changed,
-                  services_changed=systemd.get("services_changed", []), mptcp=readiness.facts,
+                  services_changed=systemd.get("services_changed", []), socket_services_running=[], mptcp=readiness.facts,
                   msg="changed: %s" % ", ".join(changed) if changed else "in sync")
     diffs = []
     for entry in parts:
@@ -91,6 +93,14 @@ def report(request, readiness, ran):
     if diffs:
         result["diff"] = diffs
     return result
+
+
+def socket_services_running(host, services_changed):
+    """The running services of the changed socket units (sockets.py, running_services):
+    the role stops them before it restarts the sockets, and starts them after."""
+    sockets = [unit for unit in services_changed if is_socket(unit)]
+    systemctl_path = host.bin_path("systemctl") if sockets else None
+    return running_services(Systemctl(host.run, systemctl_path), sockets) if systemctl_path else []
 
 
 def ensure_host(params, check_mode, host):
@@ -109,7 +119,8 @@ def ensure_host(params, check_mode, host):
         # Nothing is planned on a host that lacks a tool: the role installs the packages
         # and calls again.
         return dict(changed=False, state=request.state, missing=missing, parts=[], changed_parts=[],
-                    services_changed=[], mptcp=readiness.facts, msg="missing: %s" % ", ".join(missing))
+                    services_changed=[], socket_services_running=[], mptcp=readiness.facts,
+                    msg="missing: %s" % ", ".join(missing))
     parts = PRESENT if request.state == "present" else ABSENT
     ran = converge(parts, request, readiness, True, planning)
     final = planning
@@ -119,5 +130,6 @@ def ensure_host(params, check_mode, host):
     warning = strict_rp_filter_warning(request, readiness)
     result = report(request, readiness, ran)
     result["missing"] = missing
+    result["socket_services_running"] = socket_services_running(final, result["services_changed"])
     result["warnings"] = final.warnings + ([warning] if warning else []) + readiness.other_managers(request)[1]
     return result

@@ -19,7 +19,12 @@ __metaclass__ = type
 
 import sys
 
-from ansible_collections.mptcp.linux.plugins.module_utils.host.boot_unit import dropin_text, unit_text
+from ansible_collections.mptcp.linux.plugins.module_utils.host.boot_unit import (
+    dropin_text,
+    go_tcp_only_dropin_text,
+    socket_dropin_text,
+    unit_text,
+)
 from ansible_collections.mptcp.linux.plugins.module_utils.host.endpoints import rp_filter_settings, strict_rp_filter
 from ansible_collections.mptcp.linux.plugins.module_utils.host.readiness import STRICT_RP_FILTER
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.ensure import ensure as ensure_nm_flags
@@ -134,13 +139,19 @@ def systemd_present(request, readiness, results):
     unit = dict(name=request.unit_name, enabled=True, state="absent", content=None)
     if request.persists_path_manager:
         unit.update(state="present", content=unit_text(readiness.ip, request.limits, request.pm_endpoints,
-                                                       request.exclusive, _boot_routes(results), request.services))
+                                                       request.exclusive, _boot_routes(results),
+                                                       request.preload_services))
     dropin = None
     # Where the library is still unknown (check mode on a host that lacks the package)
     # the drop-ins are left as they are: the package step reports that.
-    if not request.services or request.library_allowed(readiness.library):
-        dropin = dict(name=request.dropin_name, services=request.services,
-                      content=dropin_text(request.unit_name, readiness.library) if request.services else None)
+    if not request.preload_services or request.library_allowed(readiness.library):
+        # One drop-in name for every unit, each with the text of its way onto MPTCP (or
+        # off it): the preload for services, SocketProtocol=mptcp for socket units (the
+        # readiness checked systemd's version), GODEBUG for Go services kept on TCP.
+        contents = dict((unit, socket_dropin_text()) for unit in request.socket_units)
+        contents.update((unit, go_tcp_only_dropin_text()) for unit in request.go_tcp_only)
+        dropin = dict(name=request.dropin_name, services=request.preload_services, contents=contents,
+                      content=dropin_text(request.unit_name, readiness.library) if request.preload_services else None)
     return dict(unit=unit, dropin=dropin, unit_dir=request.unit_dir, daemon_reload=True)
 
 
@@ -178,7 +189,8 @@ def endpoints_absent(request, readiness, results):
 
 def systemd_absent(request, readiness, results):
     return dict(unit=dict(name=request.unit_name, state="absent", enabled=True, content=None),
-                dropin=dict(name=request.dropin_name, services=[], content=None), unit_dir=request.unit_dir, daemon_reload=True)
+                dropin=dict(name=request.dropin_name, services=[], content=None, contents=None), unit_dir=request.unit_dir,
+                daemon_reload=True)
 
 
 PRESENT = (

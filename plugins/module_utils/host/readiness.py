@@ -13,6 +13,7 @@ __metaclass__ = type
 from ansible_collections.mptcp.linux.plugins.module_utils.host.other_managers import other_managers
 from ansible_collections.mptcp.linux.plugins.module_utils.host.variables import nm_profile_problems
 from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import Gatherer
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.sockets import SOCKET_PROTOCOL_SINCE, takes_socket_protocol
 
 NO_KERNEL = (
     "MPTCP is not available in the running kernel of %s (/proc/sys/net/mptcp/enabled does not exist). It needs a "
@@ -25,16 +26,33 @@ NO_NMCLI = (
     "for this host and give its addresses in mptcp_endpoints.")
 NO_LIBRARY = (
     "mptcp_mptcpize_services lists %s, but %s has no mptcpize library (libmptcpwrap.so). Install mptcpize "
-    "(Debian, Ubuntu) or mptcpd (RHEL 9+, Fedora), or set mptcp_install_packages to true (the role then "
-    "installs it where it is missing).")
+    "(Debian 12+, Ubuntu 22.04+) or mptcpd (RHEL 9+, Fedora), or set mptcp_install_packages to true (the role "
+    "then installs it where it is missing); Debian 11 and RHEL 8 ship none.")
 LIBRARY_ELSEWHERE = (
     "The mptcpize library found on %s, %s, is not under %s: the role preloads only a library that the "
     "distribution installed.")
+OLD_SYSTEMD_SOCKETS = (
+    "mptcp_mptcpize_services lists %s, but %s has %s: a socket unit's listener is made by systemd itself, and "
+    "only systemd %d or later makes it an MPTCP one (SocketProtocol=mptcp; older systemd ignores that line and "
+    "listens over TCP), while a preload in the service it activates cannot reach a socket systemd made. On this "
+    "host list the service instead and turn its socket activation off (the service then makes its own listener, "
+    "which the preload moves onto MPTCP), or leave the socket unit out.")
 STRICT_RP_FILTER = (
     "The reverse-path filter of %s on %s is strict (net.ipv4.conf.all.rp_filter or the interface's is 1), and "
     "mptcp_rp_filter is leave: subflows whose packets come back on another interface are dropped. Set "
     "mptcp_rp_filter to loose (net.ipv4.conf.DEV.rp_filter=2), or loosen it yourself.")
+NO_SYSTEMD = (
+    "%s does not run systemd as its init (systemctl is-system-running: %s), and %s need it: nothing could load or enable "
+    "their units. Set mptcp_persist to false, leave mptcp_mptcpize_services empty and mptcp_rejoin false for "
+    "this host (what the role sets then lasts until the next boot).")
 DEFAULT_IP = "/usr/sbin/ip"
+
+
+def systemd_state(run, systemctl):
+    """`systemctl is-system-running`'s word: `offline` where systemd is not the init (it
+    looks for /run/systemd/system, as sd_booted(3))."""
+    _rc, out, _err = run([systemctl, "is-system-running"])
+    return (out or "").strip()
 
 
 class HostReadiness:
@@ -49,6 +67,8 @@ class HostReadiness:
         if request.state == "present" and request.sets_path_manager:
             # mptcpd or NetworkManager writing the same endpoints or limits (other_managers.py)
             subsets.append("managers")
+        self._run = host.run
+        self._systemctl = host.bin_path("systemctl")
         facts, unavailable = Gatherer(host.run, host.bin_path).gather(subsets)
         facts["unavailable"] = unavailable
         self.facts = facts
@@ -57,6 +77,7 @@ class HostReadiness:
         self.ip_knows_mptcp = bool((tools.get("iproute2") or {}).get("ip_mptcp"))
         self.nmcli = (tools.get("nmcli") or {}).get("path")
         self.library = (tools.get("mptcpize") or {}).get("preload") or ""
+        self.systemd_version = (tools.get("systemd") or {}).get("version")
 
     @property
     def supported(self):
@@ -80,7 +101,7 @@ class HostReadiness:
         missing = []
         if not self.ip_knows_mptcp:
             missing.append("ip_mptcp")
-        if request.services and not self.library:
+        if request.preload_services and not self.library:
             missing.append("mptcpize")
         return missing
 
@@ -96,15 +117,42 @@ class HostReadiness:
         if request.state == "present":
             problems += nm_profile_problems(request.nm_profiles, self.facts, host)
             problems += self.other_managers(request)[0]
-            if request.services and library:
+            if request.preload_services and library:
                 problems += self._library_problems(request, check_mode)
+            if request.socket_units and not takes_socket_protocol(self.systemd_version):
+                problems.append(OLD_SYSTEMD_SOCKETS % (", ".join(request.socket_units), host, self._systemd(),
+                                                       SOCKET_PROTOCOL_SINCE))
+            problems += self._systemd_problems(request)
         return problems
+
+    def _systemd(self):
+        if self.systemd_version is not None:
+            return "systemd %d" % self.systemd_version
+        if self.facts["tools"].get("systemd"):
+            return "a systemd whose version systemctl --version does not tell"
+        return "no systemd (systemctl not found)"
+
+    def _systemd_problems(self, request):
+        """A host whose init is not systemd (a container without it; Debian testing on a
+        cgroup v1 host, whose systemd 262 exits at once) cannot take the units: said
+        before any part runs, rather than after the unit files are written."""
+        needs = [what for what, wanted in (
+            ("mptcp_persist (the boot unit %s)" % request.unit_name, request.persists_path_manager),
+            ("mptcp_mptcpize_services (%s)" % ", ".join(request.services), request.services),
+            ("mptcp_rejoin (its service)", request.rejoin)) if wanted]
+        # Without systemctl at all, the parts say so themselves (and the socket check above).
+        if not needs or not self._systemctl:
+            return []
+        state = systemd_state(self._run, self._systemctl)
+        if state == "offline":
+            return [NO_SYSTEMD % (request.host_name, state, " and ".join(needs))]
+        return []
 
     def _library_problems(self, request, check_mode):
         # In check mode on a host that lacks the package (its install only reported), the
         # library is unknown: the drop-ins are then left as they are (parts.py).
         if not self.library:
-            return [] if check_mode else [NO_LIBRARY % (", ".join(request.services), request.host_name)]
+            return [] if check_mode else [NO_LIBRARY % (", ".join(request.preload_services), request.host_name)]
         if not request.library_allowed(self.library):
             return [LIBRARY_ELSEWHERE % (request.host_name, self.library, ", ".join(request.library_dirs))]
         return []

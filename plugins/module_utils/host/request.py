@@ -15,10 +15,11 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import Validati
 from ansible_collections.mptcp.linux.plugins.module_utils.host.endpoints import path_manager_endpoints, source_routes
 from ansible_collections.mptcp.linux.plugins.module_utils.host.variables import role_problems
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import service_unit
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.sockets import is_socket
 
 # What the role calls each option (its variables), so that an error names what the user set.
-ROLE_VARIABLES = ("limits", "endpoints", "nm_profiles", "mptcpize_services", "routing_table_range",
-                  "routing_priority_range")
+ROLE_VARIABLES = ("limits", "endpoints", "nm_profiles", "mptcpize_services", "go_services_tcp_only",
+                  "routing_table_range", "routing_priority_range")
 MISSING_CHOICES = ("report", "fail")
 
 
@@ -42,7 +43,12 @@ class HostRequest:
         self.other_managers = params.get("other_managers") or "refuse"
         self.nm_profiles = params["nm_profiles"] or []
         self.persist = params["persist"]
+        # The units moved onto MPTCP: socket units by SocketProtocol=mptcp, the others by
+        # the preload; and the Go services kept on TCP.
         self.services = [service_unit(name) for name in params["mptcpize_services"] or []]
+        self.socket_units = [unit for unit in self.services if is_socket(unit)]
+        self.preload_services = [unit for unit in self.services if not is_socket(unit)]
+        self.go_tcp_only = [service_unit(name) for name in params["go_services_tcp_only"] or []]
         self.unit_name = params["unit_name"]
         self.dropin_name = params["dropin_name"]
         self.unit_dir = params["unit_dir"]

@@ -153,9 +153,32 @@ def _services(services):
     return problems
 
 
+def _go_services(go_services, services):
+    """Go services kept on TCP: services (a socket unit's listener is systemd's, which
+    GODEBUG does not reach), and not also moved onto MPTCP."""
+    problems = []
+    moved = set(service_unit(service) for service in services if isinstance(service, str))
+    for index, service in enumerate(go_services):
+        label = "mptcp_go_services_tcp_only[%d]" % index
+        unit = service_unit(service) if isinstance(service, str) else service
+        before = len(problems)
+        _problem(problems, check_unit_name, unit, label)
+        if len(problems) > before:
+            continue
+        if not unit.endswith(".service"):
+            problems.append("%s=%r: GODEBUG=multipathtcp=0 is read by the Go program a service runs; a %s unit "
+                            "runs none (a socket unit's listener is made by systemd, and GODEBUG does not reach "
+                            "it): list the service" % (label, unit, unit.rsplit(".", 1)[1]))
+        elif unit in moved:
+            problems.append("%s=%r is also in mptcp_mptcpize_services: a unit is moved onto MPTCP or kept on TCP, "
+                            "not both (the preload does not reach Go programs, which make their sockets without "
+                            "the C library)" % (label, unit))
+    return problems
+
+
 def role_problems(variables, facts=None, host="this host"):
     """variables: the role's mptcp_limits, mptcp_endpoints, mptcp_nm_profiles,
-    mptcp_mptcpize_services and the routing ranges; facts: what mptcp_facts found (its nm_profiles, when read)."""
+    mptcp_mptcpize_services, mptcp_go_services_tcp_only and the routing ranges; facts: what mptcp_facts found (its nm_profiles, when read)."""
     if not isinstance(variables, dict):
         raise ValidationError("role_problems expects a dict of the role's variables, got %r" % (variables,))
     problems = []
@@ -165,4 +188,6 @@ def role_problems(variables, facts=None, host="this host"):
     problems += _ranges(variables)
     problems += _nm_profiles(variables.get("mptcp_nm_profiles") or [], facts, host)
     problems += _services(variables.get("mptcp_mptcpize_services") or [])
+    problems += _go_services(variables.get("mptcp_go_services_tcp_only") or [],
+                             variables.get("mptcp_mptcpize_services") or [])
     return problems

@@ -2,7 +2,8 @@
 # Copyright: mptcp.linux contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The MPTCP tools a host has: iproute2 (and whether it knows `ip mptcp`), pyroute2,
-nmcli, mptcpize and the library it preloads. Each is looked for, never assumed: a host
+nmcli, mptcpize and the library it preloads, and systemd's version (257 and later take
+`SocketProtocol=mptcp` in socket units). Each is looked for, never assumed: a host
 without one gets None for it."""
 
 from __future__ import absolute_import, division, print_function
@@ -41,6 +42,12 @@ def parse_nmcli_version(text):
     return match.group(1) if match else None
 
 
+def parse_systemd_version(text):
+    """`systemd 257 (257.13-1~deb13u1)` -> 257; None where the first line says otherwise."""
+    match = re.match(r"systemd\s+(\d+)\b", text or "")
+    return int(match.group(1)) if match else None
+
+
 def find_preload_library(root="/"):
     """The newest libmptcpwrap.so.0* found, preferring the file over its symlinks, where
     it really is: a link to a file elsewhere gives that file's path (which the role then
@@ -55,7 +62,7 @@ def find_preload_library(root="/"):
 
 def read_tools(run, which, root="/"):
     """run(argv) -> (rc, out, err); which(name) -> path or None."""
-    tools = {"iproute2": None, "pyroute2": pyroute2_version(), "nmcli": None, "mptcpize": None}
+    tools = {"iproute2": None, "pyroute2": pyroute2_version(), "nmcli": None, "mptcpize": None, "systemd": None}
     ip = which("ip")
     if ip:
         _rc, out, err = run([ip, "-V"])
@@ -66,6 +73,10 @@ def read_tools(run, which, root="/"):
     if nmcli:
         rc, out, _err = run([nmcli, "--version"])
         tools["nmcli"] = {"path": nmcli, "version": parse_nmcli_version(out) if rc == 0 else None}
+    systemctl = which("systemctl")
+    if systemctl:
+        rc, out, _err = run([systemctl, "--version"])
+        tools["systemd"] = {"path": systemctl, "version": parse_systemd_version(out) if rc == 0 else None}
     mptcpize = which("mptcpize")
     preload = find_preload_library(root)
     if mptcpize or preload:

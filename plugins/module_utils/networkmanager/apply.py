@@ -276,11 +276,11 @@ def endpoints_of(endpoints, device, addresses):
             if endpoint.get("dev") == device or _key(endpoint["address"]) in own]
 
 
-def effective_flags(plans, client):
-    """{uuid: the flags NetworkManager acts on once the plan is done}; NetworkManager.conf
-    is read only when a profile is asked to go to 0."""
+def effective_flags(plans, client, version=None):
+    """{uuid: the flags NetworkManager (of `version`) acts on once the plan is done};
+    NetworkManager.conf is read only when a profile is asked to go to 0."""
     default = client.default_flags() if any(not plan.wanted for plan in plans) else None
-    return dict((plan.uuid, effective(plan.wanted, default)) for plan in plans)
+    return dict((plan.uuid, effective(plan.wanted, default, version)) for plan in plans)
 
 
 def _read_addresses(host, plans, warnings):

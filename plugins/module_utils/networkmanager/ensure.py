@@ -23,6 +23,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.apply i
     write_profiles,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client import NmClient
+from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import check_laminar
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.host import HostReader
 
 # Exists wherever NetworkManager is installed: the lock of nm_mptcp_flags runs (host_lock.py).
@@ -41,7 +42,9 @@ def open_client(host):
 def ensure(params, check_mode, host):
     requests = requests_from_params(params["name"], params["flags"], params["profiles"])
     client = open_client(host)
-    client.check_ready()
+    version = client.check_ready()
+    for given, flags in requests:
+        check_laminar(flags, version, "profile %r" % (given,))
     reader = HostReader(host.run, host.bin_path("ip", required=True))
     # From reading the profiles to reading back what changed: two runs at once take turns,
     # so the second plans from what the first left (check mode: shared, reads only).
@@ -52,7 +55,7 @@ def ensure(params, check_mode, host):
         if applied:
             write_profiles(client, plans)
             apply_devices(client, plans)
-        warnings, endpoints = check_outcome(plans, effective_flags(plans, client), reader, applied)
+        warnings, endpoints = check_outcome(plans, effective_flags(plans, client, version), reader, applied)
     for warning in warnings:
         host.warn(warning)
 

@@ -25,13 +25,19 @@ FLAG_BITS = (
     ("subflow", 0x20),
     ("backup", 0x40),
     ("fullmesh", 0x80),
+    ("laminar", 0x100),
 )
 FLAG_NAMES = tuple(name for name, _bit in FLAG_BITS)
 # The flags NetworkManager copies onto the endpoints it creates (ip-mptcp(8) flags).
-ENDPOINT_FLAGS = ("signal", "subflow", "backup", "fullmesh")
+ENDPOINT_FLAGS = ("signal", "subflow", "backup", "fullmesh", "laminar")
 # What a profile at 0 gets when NetworkManager.conf sets no default (NetworkManager's
 # documentation of connection.mptcp-flags).
 BUILTIN_DEFAULT = frozenset(("enabled", "subflow"))
+# laminar came in NetworkManager 1.56 (its NEWS), which also puts it beside subflow on
+# the endpoints of a profile at 0 (seen on 1.58.1: `subflow laminar`; its manual still
+# says enabled,subflow). Older ones refuse the bit: "not a valid combination".
+LAMINAR_VERSION = (1, 56)
+LAMINAR_DEFAULT = BUILTIN_DEFAULT | frozenset(("laminar",))
 # Words nmcli prints or accepts for the value 0.
 ZERO_WORDS = ("default", "none")
 MIN_VERSION = (1, 40)
@@ -129,12 +135,29 @@ def validate_flags(flags, label):
     return wanted
 
 
-def effective(flags, default=None):
+def builtin_default(version):
+    """What a profile at 0 gets from a NetworkManager of `version` (a tuple, None when
+    unknown) whose NetworkManager.conf sets no default."""
+    return LAMINAR_DEFAULT if version and version[:2] >= LAMINAR_VERSION else BUILTIN_DEFAULT
+
+
+def check_laminar(flags, version, label):
+    """laminar asked of a NetworkManager older than 1.56: the ValidationError that says
+    so, before anything is written (nmcli would refuse the value only then)."""
+    if "laminar" in flags and version[:2] < LAMINAR_VERSION:
+        raise ValidationError(
+            "%s: flag 'laminar' needs NetworkManager %s or later; this host's is %s "
+            "(set laminar endpoints with mptcp.linux.mptcp_endpoint instead)"
+            % (label, ".".join(str(part) for part in LAMINAR_VERSION),
+               ".".join(str(part) for part in version)))
+
+
+def effective(flags, default=None, version=None):
     """What NetworkManager acts on: a profile at 0 takes the NetworkManager.conf default
-    (`default`, a flag set or None when it sets none), else enabled,subflow; any other
-    flag but disabled implies enabled."""
+    (`default`, a flag set or None when it sets none), else the built-in one of its
+    `version`; any other flag but disabled implies enabled."""
     if not flags:
-        flags = default if default else BUILTIN_DEFAULT
+        flags = default if default else builtin_default(version)
     if "disabled" in flags:
         return frozenset(("disabled",))
     return frozenset(flags) | frozenset(("enabled",))

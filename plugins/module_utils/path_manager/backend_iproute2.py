@@ -68,13 +68,28 @@ def parse_limits(text):
     return {"subflows": values["subflows"], "add_addr_accepted": values["add_addr_accepted"]}
 
 
+def endpoint_list_json(text):
+    """The list `ip -j mptcp endpoint show` prints. iproute2 5.9 (Debian 11) closes it with
+    `}` where `]` belongs (`[{...},{...}}`, and `[}` with no endpoint; seen): that is read
+    as the list it opened."""
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        return json.loads(text)
+    except ValueError:
+        if text.startswith("[") and text.endswith("}"):
+            try:
+                return json.loads(text[:-1] + "]")
+            except ValueError:
+                pass
+        raise MptcpError("cannot read `ip -j mptcp endpoint show` output as JSON: %r" % text[:200])
+
+
 def parse_endpoints(text):
     """`ip -j mptcp endpoint show` -> endpoints. Flags come as `"name": true`; the bits
     this iproute2 has no name for come as `"rawflags": "20"` (hex)."""
-    try:
-        entries = json.loads(text) if text.strip() else []
-    except ValueError:
-        raise MptcpError("cannot read `ip -j mptcp endpoint show` output as JSON: %r" % text[:200])
+    entries = endpoint_list_json(text)
     endpoints = []
     for entry in entries:
         names = [name for name in FLAG_NAMES if entry.get(name) is True]

@@ -26,7 +26,7 @@ def wanted_from(params):
     return Wanted(unit_name=unit.get("name"), unit_content=unit.get("content") if present else None,
                   unit_enabled=unit.get("enabled", True),
                   dropin_name=dropin.get("name"), dropin_content=dropin.get("content"),
-                  services=dropin.get("services") or [])
+                  services=dropin.get("services") or [], dropin_contents=dropin.get("contents"))
 
 
 def ensure(params, check_mode, host):

@@ -46,16 +46,22 @@ def check_dropin_name(name):
 class Wanted:
     """What the host must have. unit_content None: the unit is disabled and removed.
     dropin_name None: drop-ins are left alone; else the drop-in is written for exactly the
-    services listed and removed from every other unit."""
+    services listed and the units of dropin_contents, and removed from every other unit.
+    dropin_contents: {unit: text} for units whose drop-in differs from dropin_content (a
+    socket unit's [Socket] section beside services' [Service] ones)."""
 
     def __init__(self, unit_name=None, unit_content=None, unit_enabled=True,
-                 dropin_name=None, dropin_content=None, services=()):
+                 dropin_name=None, dropin_content=None, services=(), dropin_contents=None):
         self.unit_name = unit_name
         self.unit_content = unit_content
         self.unit_enabled = unit_enabled
         self.dropin_name = dropin_name
         self.dropin_content = dropin_content
-        self.services = sorted(set(services))
+        self.dropin_contents = dict(dropin_contents or {})
+        self.services = sorted(set(services) | set(self.dropin_contents))
+
+    def dropin_text(self, service):
+        return self.dropin_contents.get(service, self.dropin_content)
 
 
 def validate(wanted):
@@ -67,8 +73,11 @@ def validate(wanted):
     if wanted.dropin_name is not None:
         check_dropin_name(wanted.dropin_name)
         for service in wanted.services:
-            check_unit_name(service, "dropin.services")
-        if wanted.services and wanted.dropin_content is None:
+            check_unit_name(service, "dropin.contents" if service in wanted.dropin_contents else "dropin.services")
+        for service, text in sorted(wanted.dropin_contents.items()):
+            if not isinstance(text, str):
+                raise ValidationError("dropin.contents[%r]: the drop-in's text must be a string, got %r" % (service, text))
+        if any(wanted.dropin_text(service) is None for service in wanted.services):
             raise ValidationError("dropin.content is required when dropin.services lists units")
 
 
@@ -180,7 +189,7 @@ def plan_changes(unit_dir, wanted, found):
                         "mode %04o, owner %d:%d\n" % attributes, "mode 0755, owner 0:0\n"))
             path = dropin_path(unit_dir, service, wanted.dropin_name)
             before = len(plan.writes) + len(plan.fixes)
-            _plan_file(plan, path, found.files.get(path), wanted.dropin_content)
+            _plan_file(plan, path, found.files.get(path), wanted.dropin_text(service))
             if len(plan.writes) + len(plan.fixes) > before:
                 plan.services_changed.append(service)
         unit_file = unit_path(unit_dir, wanted.unit_name or "")
@@ -236,6 +245,15 @@ class Systemctl:
     def is_enabled(self, name):
         _rc, out, _err = self.run([self.path, "is-enabled", name])
         return out.strip() == "enabled"
+
+    def is_active(self, name):
+        _rc, out, _err = self.run([self.path, "is-active", name])
+        return out.strip() in ("active", "reloading", "activating")
+
+    def triggers(self, name):
+        """The units `name` activates (a socket unit's service): `systemctl show -p Triggers`."""
+        rc, out, _err = self.run([self.path, "show", "--property=Triggers", "--value", name])
+        return out.split() if rc == 0 else []
 
     def call(self, *args):
         rc, out, err = self.run([self.path] + list(args))

@@ -4,7 +4,7 @@ argument given, whatever it holds."""
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_environment, systemd_exec
+from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_environment, systemd_exec, systemd_service_units
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.unit_text import quote_argument
 
 
@@ -56,7 +56,6 @@ def test_environment_refuses_bad_names(assignment):
 
 
 def test_service_units_name_a_bare_service_as_a_unit_and_keep_a_suffix():
-    from ansible_collections.mptcp.linux.plugins.filter.systemd import systemd_service_units
     assert systemd_service_units(["nginx", "haproxy.service", "ssh.socket"]) == [
         "nginx.service", "haproxy.service", "ssh.socket"]
 
@@ -68,4 +67,9 @@ def test_the_role_names_its_services_with_the_filter_the_preflight_checks_with()
     repo = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4))
     with open(os.path.join(repo, "roles", "mptcp", "vars", "main.yml")) as handle:
         variables = yaml.safe_load(handle)
-    assert variables["__mptcp_services"].strip() == "{{ mptcp_mptcpize_services | mptcp.linux.systemd_service_units }}"
+    assert variables["__mptcp_services"].strip() == (
+        "{{ mptcp_mptcpize_services | mptcp.linux.systemd_service_units(sockets=false) }}")
+
+
+def test_the_socket_units_can_be_left_out():
+    assert systemd_service_units(["nginx", "ssh.socket", "a.service"], sockets=False) == ["nginx.service", "a.service"]

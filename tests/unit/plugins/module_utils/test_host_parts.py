@@ -6,13 +6,14 @@ import pytest
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.host import parts
 from ansible_collections.mptcp.linux.plugins.module_utils.host.ensure import QuietHost, converge, report
+from ansible_collections.mptcp.linux.plugins.module_utils.host.readiness import HostReadiness
 from ansible_collections.mptcp.linux.plugins.module_utils.host.request import HostRequest
 
 LIBRARY = "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"
 DEFAULTS = dict(state="present", sysctl={"enabled": 1}, sysctl_path="/etc/sysctl.d/90-mptcp.conf", limits={},
                 endpoints=[], endpoints_exclusive=False, routing_via="auto", routing_table_range=[1000, 1999],
                 routing_priority_range=[1000, 1999], rp_filter="loose", nm_profiles=[], persist=True,
-                mptcpize_services=[], unit_name="mptcp-pm.service", dropin_name="50-mptcp.conf", unit_dir="/etc/systemd/system",
+                mptcpize_services=[], go_services_tcp_only=[], unit_name="mptcp-pm.service", dropin_name="50-mptcp.conf", unit_dir="/etc/systemd/system",
                 library_dirs=["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib"], missing_packages="fail",
                 host_name="h1", rejoin=False, rejoin_program="/usr/local/lib/mptcp-rejoin.py",
                 rejoin_config="/etc/mptcp-rejoin.json")
@@ -145,3 +146,96 @@ def test_the_report_names_each_part_its_module_and_the_parts_that_changed():
     assert [(p["name"], p["module"], p["changed"]) for p in result["parts"]] == [
         ("a", "mptcp.linux.mptcp_a", True), ("b", "mptcp.linux.mptcp_b", False)]
     assert result["changed"] is True and result["changed_parts"] == ["a"] and result["msg"] == "changed: a"
+
+
+# --- socket units and Go services (issue 22) ----------------------------------------------
+
+def test_socket_units_get_socket_protocol_go_services_godebug_and_services_the_preload():
+    wanted = request(mptcpize_services=["iperf3", "echo.socket"], go_services_tcp_only=["etcd"])
+    params = parts.systemd_present(wanted, Readiness(), {})
+    dropin = params["dropin"]
+    assert dropin["services"] == ["iperf3.service"] and LIBRARY in dropin["content"]
+    assert sorted(dropin["contents"]) == ["echo.socket", "etcd.service"]
+    assert dropin["contents"]["echo.socket"].endswith("[Socket]\nSocketProtocol=mptcp\n")
+    assert "LD_PRELOAD" not in dropin["contents"]["echo.socket"] and "After=" not in dropin["contents"]["echo.socket"]
+    assert dropin["contents"]["etcd.service"].endswith('[Service]\nEnvironment="GODEBUG=multipathtcp=0"\n')
+
+
+def test_only_preloaded_services_are_ordered_after_the_boot_unit():
+    # A socket starts before basic.target, the boot unit after network-online.target:
+    # Before=echo.socket in the boot unit would be an ordering cycle.
+    wanted = request(limits={"subflows": 2}, mptcpize_services=["iperf3", "echo.socket"], go_services_tcp_only=["etcd"])
+    content = parts.systemd_present(wanted, Readiness(), {})["unit"]["content"]
+    assert "Before=iperf3.service\n" in content and "echo.socket" not in content and "etcd" not in content
+
+
+def test_socket_units_and_go_services_need_no_library():
+    wanted = request(mptcpize_services=["echo.socket"], go_services_tcp_only=["etcd"])
+    dropin = parts.systemd_present(wanted, Readiness(library=""), {})["dropin"]
+    assert dropin["services"] == [] and dropin["content"] is None and sorted(dropin["contents"]) == [
+        "echo.socket", "etcd.service"]
+
+
+def test_absent_removes_every_drop_in_of_the_name():
+    dropin = parts.systemd_absent(request(state="absent", mptcpize_services=["echo.socket"]), Readiness(), {})["dropin"]
+    assert dropin["services"] == [] and not dropin["contents"]
+
+
+@pytest.mark.parametrize("go, services, message", [
+    (["a b"], [], "mptcp_go_services_tcp_only[0]='a b.service': not a unit name"),
+    (["etcd.socket"], [], "mptcp_go_services_tcp_only[0]='etcd.socket': GODEBUG=multipathtcp=0 is read by the Go program"),
+    (["etcd"], ["etcd.service"], "mptcp_go_services_tcp_only[0]='etcd.service' is also in mptcp_mptcpize_services"),
+    (["etcd.service"], ["etcd"], "mptcp_go_services_tcp_only[0]='etcd.service' is also in mptcp_mptcpize_services"),
+])
+def test_go_services_are_services_not_moved_onto_mptcp_too(go, services, message):
+    with pytest.raises(MptcpError) as error:
+        request(go_services_tcp_only=go, mptcpize_services=services)
+    assert message in str(error.value)
+
+
+class SystemdHost:
+    """A host for HostReadiness: only systemctl (of `version`, or none) and ip are found."""
+
+    def __init__(self, version_line):
+        self.version_line = version_line
+
+    def bin_path(self, name):
+        return {"systemctl": "/usr/bin/systemctl" if self.version_line is not None else None,
+                "ip": "/usr/sbin/ip"}.get(name)
+
+    def run(self, argv):
+        if argv[0] == "/usr/bin/systemctl":
+            return 0, self.version_line, ""
+        if argv[1:] == ["mptcp", "help"]:
+            return 255, "", "Usage:\tip mptcp endpoint add ADDRESS [ dev NAME ] [ id ID ]\nFLAG  := [ signal ]\n"
+        return 0, "ip utility, iproute2-6.15.0\n", ""
+
+
+@pytest.mark.parametrize("version_line, problem", [
+    ("systemd 257 (257.13-1~deb13u1)\n", None),
+    ("systemd 262 (262-1)\n", None),
+    ("systemd 256 (256.7-1)\n", "h1 has systemd 256"),
+    ("systemd 252 (252.39-1~deb12u2)\n", "h1 has systemd 252"),
+    ("", "h1 has a systemd whose version systemctl --version does not tell"),
+    (None, "h1 has no systemd (systemctl not found)"),
+])
+def test_socket_units_need_systemd_257_or_later(version_line, problem):
+    wanted = request(mptcpize_services=["echo.socket"])
+    readiness = HostReadiness(wanted, SystemdHost(version_line))
+    found = [p for p in readiness.problems(wanted, check_mode=False) if "echo.socket" in p]
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and problem in found[0] and "SocketProtocol=mptcp" in found[0], found
+        assert "mptcp_mptcpize_services lists echo.socket" in found[0]
+    # A host that runs no socket unit of the list is not asked about systemd.
+    plain = request(go_services_tcp_only=["etcd"])
+    assert not [p for p in HostReadiness(plain, SystemdHost(version_line)).problems(plain, False) if "systemd" in p]
+
+
+def test_socket_units_need_no_mptcpize_package():
+    wanted = request(mptcpize_services=["echo.socket"])
+    readiness = HostReadiness(wanted, SystemdHost("systemd 257 (257.13-1~deb13u1)\n"))
+    readiness.library = ""
+    assert "mptcpize" not in readiness.missing(wanted)
+    assert "mptcpize" in readiness.missing(request(mptcpize_services=["echo.socket", "iperf3"]))

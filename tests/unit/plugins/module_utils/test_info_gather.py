@@ -106,7 +106,8 @@ def test_a_degraded_host_gets_empty_parts_and_reasons_never_an_error(monkeypatch
     assert host.calls == []
     assert facts == {"supported": False, "sysctl": {}, "limits": {}, "endpoints": [], "nm_profiles": [],
                      "connections": [], "counters": {},
-                     "tools": {"iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None}, "rp_filter": {},
+                     "tools": {"iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None, "systemd": None},
+                     "rp_filter": {},
                      "managers": {"mptcpd": NO_MPTCPD, "networkmanager": {"running": False, "endpoints": []},
                                   "sysctl_boot": {}}}
     assert unavailable == {

@@ -18,6 +18,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.info.mptcpd import (
     read_mptcpd,
 )
 from ansible_collections.mptcp.linux.plugins.module_utils.info.nm_endpoints import nm_endpoints
+from ansible_collections.mptcp.linux.tests.unit.plugins.module_utils.test_host_parts import DEFAULTS as HOST_DEFAULTS
 
 # Debian 12's mptcpd 0.12: /etc/mptcpd/mptcpd.conf without its comments, and its unit.
 DEBIAN_CONF = "[core]\nlog=stderr\nplugin-dir=/usr/lib/x86_64-linux-gnu/mptcpd\npath-manager=addr_adv\n"
@@ -219,13 +220,8 @@ def test_networkmanager_conf_s_default_counts_for_a_profile_at_zero():
 
 # --- the role's rules -------------------------------------------------------------------
 
-DEFAULTS = dict(state="present", sysctl={"enabled": 1}, sysctl_path="/etc/sysctl.d/90-mptcp.conf", limits={},
-                endpoints=[], endpoints_exclusive=False, routing_via="auto", routing_table_range=[1000, 1999],
-                routing_priority_range=[1000, 1999], rp_filter="loose", nm_profiles=[], persist=True,
-                mptcpize_services=[], unit_name="mptcp-pm.service", dropin_name="50-mptcp.conf",
-                unit_dir="/etc/systemd/system", library_dirs=["/usr/lib"], missing_packages="fail",
-                host_name="h1", rejoin=False, rejoin_program="/usr/local/lib/mptcp-rejoin.py",
-                rejoin_config="/etc/mptcp-rejoin.json", other_managers="refuse")
+# The role's defaults as mptcp_host gets them (test_host_parts.py keeps them).
+DEFAULTS = dict(HOST_DEFAULTS, other_managers="refuse")
 MPTCPD = {"installed": True, "unit": "mptcp.service", "running": True, "pids": [212], "enabled": True,
           "config": "/etc/mptcpd/mptcpd.conf", "plugins": ["addr_adv", "sspi"], "writes": ["endpoints", "limits"]}
 ENDPOINT = {"address": "198.19.51.10", "dev": "eth1", "flags": ["signal"]}

@@ -10,6 +10,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.info.tools import (
     find_preload_library,
     parse_iproute2_version,
     parse_nmcli_version,
+    parse_systemd_version,
     read_tools,
 )
 
@@ -70,11 +71,14 @@ def test_find_preload_library_gives_where_a_link_really_leads(tmp_path):
 
 
 def fake(answers):
+    """answers: {argv[1:]: (rc, out, err)}, or {(command name,) + argv[1:]: ...} where two
+    tools take the same arguments (--version)."""
     calls = []
 
     def run(argv):
         calls.append(argv)
-        return answers.get(tuple(argv[1:]), (127, "", "not found"))
+        by_name = (os.path.basename(argv[0]),) + tuple(argv[1:])
+        return answers.get(by_name, answers.get(tuple(argv[1:]), (127, "", "not found")))
     return run, calls
 
 
@@ -83,14 +87,17 @@ def test_read_tools_on_a_host_with_everything(tmp_path, monkeypatch):
     monkeypatch.setattr(info_tools, "pyroute2_version", lambda: "0.7.2")
     run, _calls = fake({("-V",): (0, "ip utility, iproute2-6.1.0, libbpf 1.1.2\n", ""),
                         ("mptcp", "help"): (255, "", USAGE),
-                        ("--version",): (0, "nmcli tool, version 1.42.4\n", "")})
-    which = {"ip": "/usr/sbin/ip", "nmcli": "/usr/bin/nmcli", "mptcpize": "/usr/bin/mptcpize"}.get
+                        ("nmcli", "--version"): (0, "nmcli tool, version 1.42.4\n", ""),
+                        ("systemctl", "--version"): (0, SYSTEMD_257, "")})
+    which = {"ip": "/usr/sbin/ip", "nmcli": "/usr/bin/nmcli", "mptcpize": "/usr/bin/mptcpize",
+             "systemctl": "/usr/bin/systemctl"}.get
     assert read_tools(run, which, str(tmp_path)) == {
         "iproute2": {"path": "/usr/sbin/ip", "version": "6.1.0", "ip_mptcp": True},
         "pyroute2": "0.7.2",
         "nmcli": {"path": "/usr/bin/nmcli", "version": "1.42.4"},
         "mptcpize": {"path": "/usr/bin/mptcpize",
                      "preload": "/usr/lib/aarch64-linux-gnu/mptcpize/libmptcpwrap.so.0.0.1"},
+        "systemd": {"path": "/usr/bin/systemctl", "version": 257},
     }
 
 
@@ -98,7 +105,7 @@ def test_read_tools_on_a_bare_host(tmp_path, monkeypatch):
     monkeypatch.setattr(info_tools, "pyroute2_version", lambda: None)
     run, calls = fake({})
     assert read_tools(run, lambda name: None, str(tmp_path)) == {
-        "iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None}
+        "iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None, "systemd": None}
     assert calls == []
 
 
@@ -107,3 +114,25 @@ def test_read_tools_with_an_iproute2_older_than_ip_mptcp(tmp_path):
                         ("mptcp", "help"): (255, "", 'Object "mptcp" is unknown, try "ip help".\n')})
     tools = read_tools(run, {"ip": "/sbin/ip"}.get, str(tmp_path))
     assert tools["iproute2"] == {"path": "/sbin/ip", "version": "ss200127", "ip_mptcp": False}
+
+
+# The first lines of `systemctl --version` on Debian 12, 13 and 11 (lab hosts).
+SYSTEMD_257 = "systemd 257 (257.13-1~deb13u1)\n+PAM +AUDIT +SELINUX +APPARMOR +IMA +IPE +SMACK +SECCOMP\n"
+
+
+@pytest.mark.parametrize("text, version", [
+    (SYSTEMD_257, 257),
+    ("systemd 252 (252.39-1~deb12u2)\n+PAM +AUDIT\n", 252),
+    ("systemd 247 (247.3-7+deb11u6)\n", 247),
+    ("systemd 262~rc1 (262~rc1-1)\n", 262),
+    ("", None),
+    ("System has not been booted with systemd as init system (PID 1).\n", None),
+])
+def test_parse_systemd_version(text, version):
+    assert parse_systemd_version(text) == version
+
+
+def test_read_tools_says_when_systemctl_cannot_tell_its_version(tmp_path):
+    run, _calls = fake({("systemctl", "--version"): (1, "", "Failed to connect to bus")})
+    assert read_tools(run, {"systemctl": "/bin/systemctl"}.get, str(tmp_path))["systemd"] == {
+        "path": "/bin/systemctl", "version": None}

@@ -6,6 +6,8 @@ from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpErr
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import (
     FLAG_NAMES,
     bits_of,
+    builtin_default,
+    check_laminar,
     check_version,
     effective,
     endpoint_flags,
@@ -28,8 +30,9 @@ from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags i
     (["subflow"], 0x20),
     (["backup"], 0x40),
     (["fullmesh"], 0x80),
+    (["laminar"], 0x100),
     (["signal", "subflow", "also-without-default-route"], 0x38),
-    (list(FLAG_NAMES), 0xff),
+    (list(FLAG_NAMES), 0x1ff),
 ])
 def test_names_and_bits_round_trip(names, bits):
     assert bits_of(names) == bits
@@ -37,8 +40,8 @@ def test_names_and_bits_round_trip(names, bits):
 
 
 def test_unknown_bit_is_an_error_not_dropped():
-    with pytest.raises(MptcpError, match="0x100"):
-        flags_of(0x130)
+    with pytest.raises(MptcpError, match="0x200"):
+        flags_of(0x230)
 
 
 @pytest.mark.parametrize("flags, value", [
@@ -158,3 +161,28 @@ def test_check_version_refuses_older(version):
     with pytest.raises(MptcpError, match="NetworkManager is %s; connection.mptcp-flags needs "
                        "NetworkManager 1.40 or later" % ".".join(str(p) for p in version)):
         check_version(version, "NetworkManager")
+
+
+@pytest.mark.parametrize("version, default", [
+    (None, ["enabled", "subflow"]),
+    ((1, 42, 4), ["enabled", "subflow"]),
+    ((1, 52, 1), ["enabled", "subflow"]),
+    ((1, 56, 0), ["enabled", "subflow", "laminar"]),
+    ((1, 58, 1), ["enabled", "subflow", "laminar"]),
+])
+def test_a_profile_at_zero_gets_laminar_from_nm_1_56_on(version, default):
+    assert builtin_default(version) == frozenset(default)
+    assert effective(frozenset(), None, version) == frozenset(default)
+    assert endpoint_flags(effective(frozenset(), None, version)) == [f for f in ("subflow", "laminar") if f in default]
+    # A NetworkManager.conf default wins whatever the version.
+    assert effective(frozenset(), frozenset(["signal"]), version) == frozenset(["enabled", "signal"])
+
+
+def test_laminar_is_refused_clearly_before_nm_1_56_and_taken_from_it_on():
+    with pytest.raises(ValidationError) as error:
+        check_laminar(frozenset(["subflow", "laminar"]), (1, 52, 1), "profile 'lab-eth1'")
+    assert str(error.value) == (
+        "profile 'lab-eth1': flag 'laminar' needs NetworkManager 1.56 or later; this host's is 1.52.1 "
+        "(set laminar endpoints with mptcp.linux.mptcp_endpoint instead)")
+    check_laminar(frozenset(["subflow", "laminar"]), (1, 56, 0), "profile 'lab-eth1'")
+    check_laminar(frozenset(["subflow"]), (1, 42, 4), "profile 'lab-eth1'")

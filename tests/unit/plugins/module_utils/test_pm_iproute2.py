@@ -51,6 +51,13 @@ ENDPOINTS_JSON = (
     '{"address":"10.1.0.4","id":4,"subflow":true,"rawflags":"20"},'
     '{"address":"10.1.0.5","id":5,"subflow":true,"dev":"if99"}]'
 )
+# `ip -j mptcp endpoint show` of iproute2 5.9.0 (Debian 11), recorded in the lab: the list
+# closed with `}`; `[}` when there is no endpoint. tests/lab/test_old_userland_lab.py reads
+# it live there.
+ENDPOINTS_JSON_5_9 = ('[{"address":"198.19.30.10","id":1,"signal":true},'
+                      '{"address":"198.19.31.10","id":3,"subflow":true,"backup":true,"dev":"eth1"},'
+                      '{"address":"198.19.32.10","id":4,"subflow":true}}')
+NO_ENDPOINTS_JSON_5_9 = "[}"
 # `ip mptcp limits show` after `limits set subflows 2 add_addr_accepted 0`, on iproute2 6.1.0.
 LIMITS_SHOWN = "add_addr_accepted 0 subflows 2 \n"
 # What iproute2 6.1.0 says (stderr) when `endpoint add` is refused: a signal endpoint with a
@@ -96,6 +103,20 @@ def test_parse_endpoints_reads_flags_rawflags_port_and_dev():
     assert parse_endpoints("[]\n") == parse_endpoints("") == []
     with pytest.raises(MptcpError):
         parse_endpoints("10.1.0.1 id 1 signal\n")
+
+
+def test_parse_endpoints_reads_the_list_iproute2_5_9_closes_with_a_brace():
+    assert parse_endpoints(ENDPOINTS_JSON_5_9) == [
+        make_endpoint("198.19.30.10", 1, None, None, ["signal"]),
+        make_endpoint("198.19.31.10", 3, None, "eth1", ["subflow", "backup"]),
+        make_endpoint("198.19.32.10", 4, None, None, ["subflow"]),
+    ]
+    assert parse_endpoints(NO_ENDPOINTS_JSON_5_9 + "\n") == []
+    # Only that defect is mended: other broken JSON still fails, saying what it got.
+    for broken in ('[{"address":"10.1.0.1","id":1}', '{"address":"10.1.0.1"}}', "[}}"):
+        with pytest.raises(MptcpError) as caught:
+            parse_endpoints(broken)
+        assert "cannot read `ip -j mptcp endpoint show` output as JSON" in str(caught.value)
 
 
 @pytest.mark.parametrize("text, explained", list(zip(ERRORS_SHOWN, [

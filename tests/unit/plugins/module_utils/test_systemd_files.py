@@ -11,6 +11,7 @@ from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import (
 
 UNIT = "[Unit]\nDescription=limits\n\n[Service]\nType=oneshot\nExecStart=/usr/sbin/ip mptcp limits set subflows 2\n\n[Install]\nWantedBy=multi-user.target\n"
 DROPIN = "[Service]\nEnvironment=\"LD_PRELOAD=/usr/lib/libmptcpwrap.so.0\"\n"
+SOCKET_DROPIN = "[Socket]\nSocketProtocol=mptcp\n"
 D = "/etc/systemd/system"
 
 
@@ -35,6 +36,9 @@ def in_sync():
     (dict(dropin_name="a/b.conf"), "ending in .conf"),
     (dict(dropin_content=None), "dropin.content is required"),
     (dict(unit_name=None, dropin_name=None), "give unit, dropin or both"),
+    (dict(dropin_contents={"echo": SOCKET_DROPIN}), "dropin.contents='echo'"),
+    (dict(dropin_contents={"echo.socket": ["[Socket]"]}), "dropin.contents\\['echo.socket'\\]: the drop-in's text must be a string"),
+    (dict(dropin_content=None, dropin_contents={"echo.socket": SOCKET_DROPIN}), "dropin.content is required"),
 ])
 def test_bad_inputs_are_named(kwargs, message):
     with pytest.raises(ValidationError, match=message):
@@ -188,3 +192,27 @@ def test_a_systemctl_failure_is_reported(tmp_path):
     plan = plan_changes(str(tmp_path), want, Found())
     with pytest.raises(MptcpError, match="systemctl enable mptcp-pm.service failed .*Access denied"):
         apply_plan(FakeModule(), plan, want.unit_name, systemctl)
+
+
+def test_a_unit_of_contents_gets_its_own_text_and_the_others_the_common_one():
+    want = wanted(dropin_contents={"echo.socket": SOCKET_DROPIN})
+    found = in_sync()
+    plan = plan_changes(D, want, found)
+    assert plan.writes == [(D + "/echo.socket.d/50-mptcp.conf", SOCKET_DROPIN)]
+    assert plan.dirs == [D + "/echo.socket.d"] and plan.services_changed == ["echo.socket"]
+    found.files[D + "/echo.socket.d/50-mptcp.conf"] = FileState(SOCKET_DROPIN)
+    found.dirs[D + "/echo.socket.d"] = (0o755, 0, 0)
+    assert not plan_changes(D, want, found).changed
+
+
+def test_a_unit_in_services_and_contents_gets_the_text_of_contents():
+    want = wanted(services=["iperf3.service"], dropin_contents={"iperf3.service": SOCKET_DROPIN})
+    plan = plan_changes(D, want, in_sync())
+    assert plan.writes == [(D + "/iperf3.service.d/50-mptcp.conf", SOCKET_DROPIN)]
+
+
+def test_a_unit_dropped_from_contents_loses_its_drop_in():
+    found = in_sync()
+    found.files[D + "/echo.socket.d/50-mptcp.conf"] = FileState(SOCKET_DROPIN)
+    plan = plan_changes(D, wanted(), found)
+    assert plan.removals == [D + "/echo.socket.d/50-mptcp.conf"] and plan.services_changed == ["echo.socket"]
