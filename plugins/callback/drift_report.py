@@ -27,6 +27,10 @@ description:
   - A result of M(mptcp.linux.mptcp_host), which converges several parts in one call, gives
     one difference per part that differs, named by the module whose code the part ran
     (M(mptcp.linux.mptcp_sysctl), M(mptcp.linux.mptcp_path_manager), ...).
+  - Where the host tells who else manages what differs (the call's C(mptcp.managers), see
+    M(mptcp.linux.mptcp_info)), the difference says so in C(changed_by) and in lines
+    C(changed by ...) - mptcpd's C(addr_adv) for limits and endpoints, NetworkManager's
+    profile for an endpoint of its address, the sysctl file that wins at boot for a key.
 author:
   - mptcp.linux contributors (@mptcp-linux)
 requirements:
@@ -48,6 +52,7 @@ import difflib
 import html
 import json
 import os
+import re
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_text
@@ -186,6 +191,51 @@ def describe_result(result):
     return lines
 
 
+LIMIT_LINE = re.compile(r"^(?:[\w.]*\.)?(subflows|add_addr_accepted): ")
+ENDPOINT_LINE = re.compile(r"^endpoints: [-+] (\S+)")
+
+
+def _mptcpd_text(mptcpd):
+    return "mptcpd (%s, plugins %s)" % ("running" if mptcpd.get("running") else "enabled at boot",
+                                        ", ".join(mptcpd.get("plugins") or []) or "none")
+
+
+def changed_by(part, changes, managers):
+    """Who else sets what a part of mptcp_host finds different, where the host's
+    `managers` (mptcp_info's subset, in the call's `mptcp`) tell: mptcpd's plugins that
+    write endpoints or limits, NetworkManager's own endpoints, a sysctl file that wins at
+    boot over the role's (the part's `conflicts`)."""
+    found = []
+    managers = managers if isinstance(managers, dict) else {}
+    mptcpd = managers.get("mptcpd") or {}
+    writes = (mptcpd.get("writes") or []) if (mptcpd.get("running") or mptcpd.get("enabled")) else []
+    nm_made = dict((entry.get("address"), entry) for entry in
+                   (managers.get("networkmanager") or {}).get("endpoints") or [] if isinstance(entry, dict))
+    if part.get("name") in ("path_manager", "endpoints"):
+        if "limits" in writes and any(LIMIT_LINE.match(line) for line in changes):
+            found.append("limits: %s sets them itself (addr_adv: when it starts and on every address change)"
+                         % _mptcpd_text(mptcpd))
+        for address in sorted(set(match.group(1) for match in map(ENDPOINT_LINE.match, changes) if match)):
+            made = nm_made.get(address)
+            if made:
+                found.append("endpoint %s: NetworkManager sets it for profile %s on %s (flags %s)" % (
+                    address, made.get("profile"), made.get("dev"), ",".join(made.get("flags") or []) or "none"))
+            elif "endpoints" in writes:
+                found.append("endpoint %s: %s adds an endpoint for every local address" % (address, _mptcpd_text(mptcpd)))
+    for conflict in part.get("conflicts") or []:
+        if isinstance(conflict, dict):
+            found.append("%s: %s sets %s and wins at boot" % (
+                conflict.get("key"), conflict.get("file"), _show(conflict.get("value"))))
+    return found
+
+
+def _part_difference(task_name, action, part, managers):
+    changes = describe_result(part)
+    who = changed_by(part, changes, managers)
+    return dict(task="%s (%s)" % (task_name, part.get("name")), action=part.get("module") or action,
+                changes=changes + ["changed by %s" % line for line in who], changed_by=who, diff=part.get("diff"))
+
+
 def differences_of(task_name, action, result):
     """The differences one result reports: one per changed loop item, or the task's."""
     items = result.get("results")
@@ -201,8 +251,8 @@ def differences_of(task_name, action, result):
     if action.endswith("mptcp_host") and isinstance(parts, list):
         # One module call converges several parts: each part that differs is named by the
         # module whose code it ran, as when each part was a task of its own.
-        return [dict(task="%s (%s)" % (task_name, part.get("name")), action=part.get("module") or action,
-                     changes=describe_result(part), diff=part.get("diff"))
+        managers = (result.get("mptcp") or {}).get("managers")
+        return [_part_difference(task_name, action, part, managers)
                 for part in parts if isinstance(part, dict) and part.get("changed")]
     return [dict(task=task_name, action=action, changes=describe_result(result),
                  diff=result.get("diff"))]

@@ -22,10 +22,13 @@ options:
         C(nmcli)); V(connections) the MPTCP sockets (C(ss -Mnai)); V(counters) the
         C(MPTcpExt) counters of C(/proc/net/netstat); V(tools) the tools installed;
         V(rp_filter) (since 1.2.0) each interface's reverse-path filter,
-        C(/proc/sys/net/ipv4/conf/*/rp_filter), as the kernel applies it.
+        C(/proc/sys/net/ipv4/conf/*/rp_filter), as the kernel applies it;
+        V(managers) (since 1.2.0) who else sets endpoints, limits and C(net.mptcp) keys -
+        mptcpd and its plugins, the endpoints NetworkManager sets for its profiles, and
+        the sysctl file that sets each C(net.mptcp) key at boot.
     type: list
     elements: str
-    choices: [all, sysctl, limits, endpoints, nm, connections, counters, tools, rp_filter]
+    choices: [all, sysctl, limits, endpoints, nm, connections, counters, tools, rp_filter, managers]
     default: [all]
 notes:
   - With O(netns), everything but V(nm) and V(tools) is read in that namespace.

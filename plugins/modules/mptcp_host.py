@@ -118,6 +118,18 @@ options:
     type: str
     choices: [loose, leave]
     default: loose
+  other_managers:
+    description:
+      - What to do where mptcpd runs (or starts at boot) with a plugin that writes the path manager's endpoints or
+        limits (C(addr_adv)) and O(endpoints), O(endpoints_exclusive) or O(limits) ask to set them.
+      - V(refuse) fails before anything changes, naming mptcpd, its plugins and its configuration; V(warn) warns and
+        sets them anyway.
+      - NetworkManager setting its own endpoint for an address of O(endpoints), and a sysctl file that wins at boot
+        over O(sysctl_path), are warned of either way.
+    type: str
+    choices: [refuse, warn]
+    default: refuse
+    version_added: 1.2.0
   nm_profiles:
     description: NetworkManager profiles and their C(connection.mptcp-flags).
     type: list
@@ -329,7 +341,9 @@ missing:
   elements: str
   sample: [mptcpize]
 mptcp:
-  description: What was read of the host, as M(mptcp.linux.mptcp_facts) gives it (the subsets V(tools), V(nm) and V(rp_filter) where needed).
+  description:
+    - What was read of the host, as M(mptcp.linux.mptcp_facts) gives it (the subsets V(tools), V(nm), V(rp_filter) and
+      V(managers) where needed).
   returned: always
   type: dict
 state:
@@ -363,6 +377,7 @@ def main():
             routing_table_range=dict(type="list", elements="int", default=list(DEFAULT_TABLE_RANGE)),
             routing_priority_range=dict(type="list", elements="int", default=list(DEFAULT_PRIORITY_RANGE)),
             rp_filter=dict(type="str", choices=["loose", "leave"], default="loose"),
+            other_managers=dict(type="str", choices=["refuse", "warn"], default="refuse"),
             nm_profiles=dict(type="list", elements="dict", default=[], options=dict(
                 name=dict(type="str", required=True),
                 flags=dict(type="list", elements="str", required=True),

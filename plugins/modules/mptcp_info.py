@@ -15,7 +15,8 @@ description:
   - Reads whether the kernel has MPTCP, its C(net.mptcp.*) settings, the path manager's
     limits and endpoints, the NetworkManager profiles' MPTCP flags, the open MPTCP
     sockets, the C(MPTcpExt) counters, the MPTCP tools installed and each interface's
-    reverse-path filter (a strict one drops subflows), and returns them
+    reverse-path filter (a strict one drops subflows), and who else manages them (mptcpd,
+    NetworkManager's own endpoints, the sysctl files read at boot), and returns them
     in its result under C(mptcp), for reports, asserts and drift checks.
   - M(mptcp.linux.mptcp_facts) returns the same as facts. Until 2.0.0 this module also
     returns them as facts, under C(ansible_facts.mptcp), unless O(facts=false).
@@ -146,6 +147,39 @@ mptcp:
       version_added: 1.2.0
       sample: {"eth0": {"all": 1, "dev": 2, "effective": 2, "strict": false},
                "eth1": {"all": 1, "dev": 0, "effective": 1, "strict": true}}
+    managers:
+      description:
+        - Who else sets what the collection sets (V(gather_subset=managers)).
+        - C(mptcpd) - C(installed), C(unit) (C(mptcp.service), its name upstream and in Debian), C(running) (a
+          process in this network namespace; C(pids)), C(enabled) (starts at boot), C(config)
+          (C(/etc/mptcpd/mptcpd.conf) where it exists), C(plugin_dir), C(path_manager), C(plugins)
+          (what it loads - C(load-plugins) from its command line or its configuration, else every plugin of
+          C(plugin_dir)), C(unknown_plugins) (not known to this collection), C(addr_flags) and C(writes) - what its
+          plugins write of the in-kernel path manager (V(endpoints) and V(limits) with C(addr_adv)).
+        - C(networkmanager) - C(running), C(unread) (why the profiles were not read - NetworkManager not running, or
+          older than 1.40, which sets no MPTCP endpoints), and C(endpoints), the endpoints NetworkManager sets itself - one per address of
+          each active profile whose C(connection.mptcp-flags) are not disabled, while C(net.mptcp.enabled) is 1 (unless
+          also-without-sysctl) and the device has a default route of that family in the main table (unless
+          also-without-default-route); none for loopback, link-local, ULA and temporary addresses. The kernel keeps
+          no owner with an endpoint - an endpoint of the path manager with one of these addresses is NetworkManager's
+          (or set over it).
+        - C(sysctl_boot) - each C(net.mptcp) key a sysctl file sets at boot (short name), the C(value) and C(file) that
+          win in systemd-sysctl's order (C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d),
+          C(/usr/lib/sysctl.d), by file name, the later winning; a name in an earlier directory hides the same name
+          in a later one; C(/etc/sysctl.conf) last) and C(files), every file that sets it, in that order.
+      type: dict
+      returned: when asked for
+      version_added: 1.2.0
+      sample: {"mptcpd": {"installed": true, "unit": "mptcp.service", "running": true, "pids": [212], "enabled": true,
+                          "config": "/etc/mptcpd/mptcpd.conf", "plugin_dir": "/usr/lib/x86_64-linux-gnu/mptcpd",
+                          "path_manager": "addr_adv", "plugins": ["addr_adv", "sspi"], "unknown_plugins": [],
+                          "addr_flags": ["subflow"], "writes": ["endpoints", "limits"]},
+               "networkmanager": {"running": true, "endpoints": [{"address": "192.0.2.10", "dev": "eth0",
+                                  "profile": "uplink1", "uuid": "6c8a1f34-4b7e-4cf0-9a8c-1d3c52b1f0a1",
+                                  "flags": ["subflow"]}]},
+               "sysctl_boot": {"enabled": {"value": 0, "file": "/etc/sysctl.d/99-local.conf",
+                                           "files": [{"file": "/etc/sysctl.d/90-mptcp.conf", "value": 1},
+                                                     {"file": "/etc/sysctl.d/99-local.conf", "value": 0}]}}}
     unavailable:
       description: For each part that could not be read (left empty), why.
       type: dict

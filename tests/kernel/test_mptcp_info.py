@@ -200,7 +200,7 @@ def test_module_gathers_everything_in_check_mode_too(netns, module_runner):
     facts = result["ansible_facts"]["mptcp"]
     assert result["changed"] is False and facts["supported"] is True
     assert set(facts) == {"supported", "sysctl", "limits", "endpoints", "nm_profiles", "connections", "counters",
-                          "tools", "rp_filter", "unavailable"}
+                          "tools", "rp_filter", "managers", "unavailable"}
     assert facts["limits"] == {"subflows": 2, "add_addr_accepted": 0}
 
 

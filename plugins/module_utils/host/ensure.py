@@ -131,5 +131,5 @@ def ensure_host(params, check_mode, host):
     result = report(request, readiness, ran)
     result["missing"] = missing
     result["socket_services_running"] = socket_services_running(final, result["services_changed"])
-    result["warnings"] = final.warnings + ([warning] if warning else [])
+    result["warnings"] = final.warnings + ([warning] if warning else []) + readiness.other_managers(request)[1]
     return result

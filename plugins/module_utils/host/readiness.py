@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mptcp.linux.plugins.module_utils.host.other_managers import other_managers
 from ansible_collections.mptcp.linux.plugins.module_utils.host.variables import nm_profile_problems
 from ansible_collections.mptcp.linux.plugins.module_utils.info.gather import Gatherer
 from ansible_collections.mptcp.linux.plugins.module_utils.systemd.sockets import SOCKET_PROTOCOL_SINCE, takes_socket_protocol
@@ -63,6 +64,9 @@ class HostReadiness:
             subsets.append("nm")
         if request.state == "present" and request.endpoint_devices:
             subsets.append("rp_filter")
+        if request.state == "present" and request.sets_path_manager:
+            # mptcpd or NetworkManager writing the same endpoints or limits (other_managers.py)
+            subsets.append("managers")
         self._run = host.run
         self._systemctl = host.bin_path("systemctl")
         facts, unavailable = Gatherer(host.run, host.bin_path).gather(subsets)
@@ -78,6 +82,14 @@ class HostReadiness:
     @property
     def supported(self):
         return self.facts["supported"]
+
+    @property
+    def managers(self):
+        return self.facts.get("managers") or {}
+
+    def other_managers(self, request):
+        """(problems, warnings) of mptcpd and NetworkManager writing what the request sets."""
+        return other_managers(request, self.managers)
 
     @property
     def rp_filter(self):
@@ -104,6 +116,7 @@ class HostReadiness:
             problems.append(NO_NMCLI % (", ".join(p["name"] for p in request.nm_profiles), host))
         if request.state == "present":
             problems += nm_profile_problems(request.nm_profiles, self.facts, host)
+            problems += self.other_managers(request)[0]
             if request.preload_services and library:
                 problems += self._library_problems(request, check_mode)
             if request.socket_units and not takes_socket_protocol(self.systemd_version):

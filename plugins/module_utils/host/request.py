@@ -40,6 +40,7 @@ class HostRequest:
         self.table_range = params["routing_table_range"]
         self.priority_range = params["routing_priority_range"]
         self.rp_filter = params["rp_filter"]
+        self.other_managers = params.get("other_managers") or "refuse"
         self.nm_profiles = params["nm_profiles"] or []
         self.persist = params["persist"]
         # The units moved onto MPTCP: socket units by SocketProtocol=mptcp, the others by

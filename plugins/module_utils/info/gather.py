@@ -16,6 +16,7 @@ import os
 
 from ansible_collections.mptcp.linux.plugins.module_utils.command import remembering
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
+from ansible_collections.mptcp.linux.plugins.module_utils.info.managers import read_managers
 from ansible_collections.mptcp.linux.plugins.module_utils.info.ss import read_sockets
 from ansible_collections.mptcp.linux.plugins.module_utils.info.tools import read_tools
 from ansible_collections.mptcp.linux.plugins.module_utils.transfer.mptcp_counters import read_counters
@@ -24,11 +25,11 @@ from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.client 
 from ansible_collections.mptcp.linux.plugins.module_utils.networkmanager.flags import ordered
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.arguments import BACKEND_OPTIONS
 from ansible_collections.mptcp.linux.plugins.module_utils.path_manager.backend import open_backend
-from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, under_root
+from ansible_collections.mptcp.linux.plugins.module_utils.proc_paths import MPTCP_ENABLED, MPTCP_SYSCTL_DIR, under_root
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl import rp_filter
 from ansible_collections.mptcp.linux.plugins.module_utils.sysctl.runtime import read_snapshot
 
-SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools", "rp_filter")
+SUBSETS = ("sysctl", "limits", "endpoints", "nm", "connections", "counters", "tools", "rp_filter", "managers")
 # The argument spec mptcp_info and mptcp_facts share.
 GATHER_OPTIONS = dict(
     gather_subset=dict(type="list", elements="str", default=["all"], choices=["all"] + list(SUBSETS)),
@@ -36,7 +37,7 @@ GATHER_OPTIONS = dict(
 )
 # The fact each subset fills, and its value when it cannot be read.
 EMPTY = {"sysctl": {}, "limits": {}, "endpoints": [], "nm": [], "connections": [], "counters": {}, "tools": {},
-         "rp_filter": {}}
+         "rp_filter": {}, "managers": {}}
 FACT_NAMES = {"nm": "nm_profiles"}
 ENABLED_PATH = under_root(MPTCP_ENABLED)
 
@@ -117,6 +118,22 @@ class Gatherer:
             if not os.path.isdir(directory):
                 raise MptcpError("%s does not exist: no IPv4 in this network namespace" % directory)
             return rp_filter.report(rp_filter.read_values(self.root))
+
+    def managers(self):
+        """Who else sets endpoints, limits or net.mptcp keys: mptcpd, NetworkManager, the
+        sysctl files read at boot (info/managers.py)."""
+        directory = under_root(MPTCP_SYSCTL_DIR, self.root)
+        with NetnsContext(self.netns):
+            known = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+            enabled = None
+            if "enabled" in known:
+                with open(os.path.join(directory, "enabled")) as handle:
+                    enabled = int(handle.read().strip() or 0)
+        daemon = self.which("NetworkManager")
+        nmcli = self.which("nmcli")
+        default_flags = NmClient(self.run, nmcli, daemon=daemon).default_flags() if nmcli else None
+        with NetnsContext(self.netns):
+            return read_managers(self.run, self.which, self.nm, enabled, self.root, known, default_flags)
 
     def gather(self, subsets):
         """-> (facts, unavailable): the facts of `subsets` plus `supported`, and for each

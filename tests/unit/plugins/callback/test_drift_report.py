@@ -188,3 +188,42 @@ def test_routes_and_rp_filter_read_like_the_other_parts():
                   "before": "# h\nnet.mptcp.enabled = 1\n", "after": "# h\nnet.ipv4.conf.eth1.rp_filter = 2\nnet.mptcp.enabled = 1\n"}]
     assert describe_diff(rp_filter) == ["net.ipv4.conf.eth1.rp_filter: 1 -> 2",
                                         "/etc/sysctl.d/90-mptcp.conf: +net.ipv4.conf.eth1.rp_filter = 2"]
+
+
+# --- who else changed it (mptcp_host's parts, the host's managers) ------------------------
+
+MANAGERS = {"mptcpd": {"running": True, "enabled": True, "plugins": ["addr_adv", "sspi"], "writes": ["endpoints", "limits"]},
+            "networkmanager": {"running": True, "endpoints": [
+                {"address": "198.18.2.10", "dev": "eth1", "profile": "lab-eth1", "uuid": "a59c", "flags": ["subflow"]}]}}
+PM_PART = {"name": "path_manager", "module": "mptcp.linux.mptcp_path_manager", "changed": True,
+           "diff": [LIMITS, {"before": {"endpoints": ["198.18.2.10 id 2 signal backup dev eth1", "198.18.2.99 id 3 dev eth1"]},
+                             "after": {"endpoints": ["198.18.2.10 id 2 signal dev eth1"]}}]}
+SYSCTL_PART = {"name": "sysctl", "module": "mptcp.linux.mptcp_sysctl", "changed": True, "diff": SYSCTL,
+               "conflicts": [{"key": "net.mptcp.enabled", "file": "/etc/sysctl.d/99-later.conf", "value": 0, "wanted": 1}]}
+
+
+def host_result(managers, *parts):
+    return {"changed": True, "parts": list(parts) + [{"name": "systemd", "changed": False}],
+            "mptcp": {"supported": True, "managers": managers} if managers is not None else {"supported": True}}
+
+
+def test_the_report_says_which_manager_changed_what_where_the_host_tells():
+    found = differences_of("Set MPTCP up", "mptcp.linux.mptcp_host", host_result(MANAGERS, PM_PART, SYSCTL_PART))
+    assert [entry["task"] for entry in found] == ["Set MPTCP up (path_manager)", "Set MPTCP up (sysctl)"]
+    assert found[0]["changed_by"] == [
+        "limits: mptcpd (running, plugins addr_adv, sspi) sets them itself (addr_adv: when it starts and on every "
+        "address change)",
+        "endpoint 198.18.2.10: NetworkManager sets it for profile lab-eth1 on eth1 (flags subflow)",
+        "endpoint 198.18.2.99: mptcpd (running, plugins addr_adv, sspi) adds an endpoint for every local address"]
+    assert found[0]["changes"][:3] == ["subflows: 3 -> 2", "endpoints: - 198.18.2.10 id 2 signal backup dev eth1",
+                                       "endpoints: - 198.18.2.99 id 3 dev eth1"]
+    assert found[0]["changes"][-3:] == ["changed by " + line for line in found[0]["changed_by"]]
+    assert found[1]["changed_by"] == ["net.mptcp.enabled: /etc/sysctl.d/99-later.conf sets 0 and wins at boot"]
+
+
+@pytest.mark.parametrize("managers", [None, {}, {"mptcpd": {"running": False, "enabled": False, "writes": ["endpoints", "limits"]},
+                                                 "networkmanager": {"endpoints": []}}])
+def test_nothing_is_blamed_where_no_other_manager_is_seen(managers):
+    found = differences_of("Set MPTCP up", "mptcp.linux.mptcp_host", host_result(managers, PM_PART))
+    assert found[0]["changed_by"] == []
+    assert not any(line.startswith("changed by") for line in found[0]["changes"])

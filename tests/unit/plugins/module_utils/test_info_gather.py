@@ -22,6 +22,10 @@ NMCLI = {
 }
 
 
+NO_MPTCPD = {"installed": False, "unit": None, "running": False, "pids": [], "enabled": False, "config": None, "plugin_dir": None,
+             "path_manager": None, "plugins": [], "unknown_plugins": [], "addr_flags": [], "writes": []}
+
+
 class FakeHost:
     """Commands answered from a table, every one recorded."""
 
@@ -103,7 +107,9 @@ def test_a_degraded_host_gets_empty_parts_and_reasons_never_an_error(monkeypatch
     assert facts == {"supported": False, "sysctl": {}, "limits": {}, "endpoints": [], "nm_profiles": [],
                      "connections": [], "counters": {},
                      "tools": {"iproute2": None, "pyroute2": None, "nmcli": None, "mptcpize": None, "systemd": None},
-                     "rp_filter": {}}
+                     "rp_filter": {},
+                     "managers": {"mptcpd": NO_MPTCPD, "networkmanager": {"running": False, "endpoints": []},
+                                  "sysctl_boot": {}}}
     assert unavailable == {
         "supported": "this kernel has no MPTCP (no %s)" % (tmp_path / "enabled"),
         "sysctl": "/proc/sys/net/mptcp does not exist: this kernel has no MPTCP",
