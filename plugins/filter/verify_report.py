@@ -186,6 +186,8 @@ def _rejoin_problems(name, rejoins, bound):
 
 def _seconds(value):
     return int(value) if float(value).is_integer() else value
+
+
 def _backup_interfaces(expectations):
     return list(expectations.get("backup_interfaces") or [])
 

@@ -59,6 +59,7 @@ class Gatherer:
         self.netns = netns
         self.backend = backend
         self.root = root
+        self.nm_version = None  # NetworkManager's, once nm() asked it: its endpoints depend on it
         if netns:
             netns_path(netns)  # a namespace that does not exist is a mistake: fail
 
@@ -90,7 +91,7 @@ class Gatherer:
         if not nmcli:
             raise MptcpError("nmcli not found: NetworkManager is not installed")
         client = NmClient(self.run, nmcli)
-        client.check_ready()
+        self.nm_version = client.check_ready()
         found = client.profiles()
         flags = client.read_flags_of([profile["uuid"] for profile in found])
         return [{"name": profile["name"], "uuid": profile["uuid"], "type": profile["type"],
@@ -133,7 +134,8 @@ class Gatherer:
         nmcli = self.which("nmcli")
         default_flags = NmClient(self.run, nmcli, daemon=daemon).default_flags() if nmcli else None
         with NetnsContext(self.netns):
-            return read_managers(self.run, self.which, self.nm, enabled, self.root, known, default_flags)
+            return read_managers(self.run, self.which, self.nm, enabled, self.root, known, default_flags,
+                                 lambda: self.nm_version)
 
     def gather(self, subsets):
         """-> (facts, unavailable): the facts of `subsets` plus `supported`, and for each

@@ -63,7 +63,7 @@ def boot_sysctl(root="/", known=()):
     return result
 
 
-def networkmanager(run, which, read_profiles, mptcp_enabled, default_flags=None):
+def networkmanager(run, which, read_profiles, mptcp_enabled, default_flags=None, version_of=lambda: None):
     """{running, endpoints}: the endpoints NetworkManager sets (nm_endpoints.py); none
     where it is not installed, not running, or older than 1.40 (which makes no MPTCP
     endpoints: Debian 11's 1.30, RHEL 8.6's 1.36), `unread` then saying why."""
@@ -80,12 +80,13 @@ def networkmanager(run, which, read_profiles, mptcp_enabled, default_flags=None)
     if not active:
         return {"running": True, "endpoints": []}
     return {"running": True, "endpoints": nm_endpoints(
-        active, read_addresses(run, ip), read_default_routes(run, ip), mptcp_enabled, default_flags)}
+        active, read_addresses(run, ip), read_default_routes(run, ip), mptcp_enabled, default_flags, version_of())}
 
 
-def read_managers(run, which, read_profiles, mptcp_enabled, root="/", known=(), default_flags=None):
+def read_managers(run, which, read_profiles, mptcp_enabled, root="/", known=(), default_flags=None, nm_version_of=lambda: None):
+    """nm_version_of() gives NetworkManager's version once read_profiles() has run (None: unknown)."""
     return {
         "mptcpd": read_mptcpd(run, which, root),
-        "networkmanager": networkmanager(run, which, read_profiles, mptcp_enabled, default_flags),
+        "networkmanager": networkmanager(run, which, read_profiles, mptcp_enabled, default_flags, nm_version_of),
         "sysctl_boot": boot_sysctl(root, known),
     }

@@ -71,13 +71,14 @@ def skipped(address):
     return None
 
 
-def nm_endpoints(profiles, addresses, default_routes, mptcp_enabled, default_flags=None):
+def nm_endpoints(profiles, addresses, default_routes, mptcp_enabled, default_flags=None, version=None):
     """[{address, dev, profile, uuid, flags}]: the endpoints NetworkManager sets for the
     active profiles (mptcp_info's nm_profiles), given the devices' addresses, the default
-    routes and net.mptcp.enabled."""
+    routes and net.mptcp.enabled. `version`, NetworkManager's (a tuple), picks its built-in
+    default for a profile at 0: from 1.56 on it makes `subflow laminar` endpoints."""
     endpoints = []
     for profile in profiles:
-        flags = effective(frozenset(profile.get("mptcp_flags") or ()), default_flags)
+        flags = effective(frozenset(profile.get("mptcp_flags") or ()), default_flags, version)
         made = endpoint_flags(flags)
         if made is None:
             continue

@@ -218,6 +218,15 @@ def test_networkmanager_conf_s_default_counts_for_a_profile_at_zero():
     assert [entry["flags"] for entry in made] == [["signal"]]
 
 
+@pytest.mark.parametrize("version, expected", [((1, 52, 0), ["subflow"]), ((1, 56, 0), ["subflow", "laminar"]),
+                                               ((1, 58, 1), ["subflow", "laminar"])])
+def test_a_profile_at_zero_gets_the_built_in_default_of_its_networkmanager_version(version, expected):
+    """NetworkManager 1.56 and later make `subflow laminar` endpoints for a profile at 0
+    (seen on forky's 1.58.1): the prediction follows the version read."""
+    made = nm_endpoints([PROFILE], ADDRESSES, {(4, "eth1")}, 1, version=version)
+    assert [entry["flags"] for entry in made] == [expected]
+
+
 # --- the role's rules -------------------------------------------------------------------
 
 # The role's defaults as mptcp_host gets them (test_host_parts.py keeps them).
