@@ -12,59 +12,30 @@ packets go nowhere is reset within about 3 s instead of TCP's 15 minutes. The re
 times are printed (`-s`), not asserted."""
 
 import json
-import os
 import subprocess
-import sys
 import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DAEMON = os.path.join(REPO, "plugins", "module_utils", "rejoin", "daemon.py")
+from two_paths import TwoPaths
+
 PORT = 5291
 SERVER = "198.19.26.2"
 SECOND = "198.19.27.1"
 
 
-class Paths:
-    """Client and server namespaces: 198.19.26.0/24 (the connection's first path) and
-    198.19.27.0/24 (the second: a `subflow` endpoint on the client's c2, which joins the
-    server's first address through c2)."""
+class Paths(TwoPaths):
+    """two_paths.TwoPaths on 198.19.26.0/24 (the connection's first path) and
+    198.19.27.0/24 (the second, which joins the server's first address through c2), both
+    shaped to the lab's rate: the data goes on while the path is away and back."""
 
     def __init__(self, make_netns, run_module, start_module):
-        self.client = make_netns()
-        self.server = make_netns()
-        self.client.link_to(self.server, "c1", "s1", "198.19.26.1/24", SERVER + "/24")
-        self.client.link_to(self.server, "c2", "s2", SECOND + "/24", "198.19.27.2/24")
-        for ns in (self.client, self.server):
-            ns.ip("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2")
-        self.client.exec("sysctl", "-qw", "net.ipv4.tcp_retries2=3")
-        self.client.ip("mptcp", "endpoint", "add", SECOND, "dev", "c2", "id", "5", "subflow")
-        # Both paths at the lab's rate: the data goes on while the path is away and back.
+        super().__init__(make_netns, "198.19.26", "198.19.27")
         for link in ("c1", "c2"):
             self.client.exec("tc", "qdisc", "replace", "dev", link, "root", "tbf", "rate", "50mbit", "burst", "32kbit",
                              "latency", "50ms")
-        self.endpoint = dict(address=SECOND, dev="c2", id=5, flags=["subflow"])
         self.run_module = run_module
         self.start_module = start_module
-        self.processes = []
-
-    def start(self, ns, argv, **kwargs):
-        process = subprocess.Popen(["ip", "netns", "exec", ns.name] + argv, text=True, **kwargs)
-        self.processes.append(process)
-        return process
-
-    def start_daemon(self, directory):
-        config = os.path.join(directory, "rejoin.json")
-        with open(config, "w") as handle:
-            json.dump(dict(ip="ip", settle=0.3, endpoints=[self.endpoint]), handle)
-        path = os.path.join(directory, "daemon.log")
-        log = open(path, "w")
-        daemon = self.start(self.client, [sys.executable, DAEMON, config], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10  # a bound: it listens within a second
-        while "watching" not in open(path).read():
-            assert daemon.poll() is None and time.monotonic() < deadline, open(path).read()
-            time.sleep(0.05)
 
     def transfer(self, away, wait=6):
         monitor = self.start(self.client, ["ip", "mptcp", "monitor"], stdout=subprocess.PIPE)
@@ -79,11 +50,6 @@ class Paths:
         monitor.terminate()
         lines = monitor.communicate()[0].splitlines()
         return client, [line for line in lines if "saddr4=%s " % SECOND in line]
-
-    def stop(self):
-        for process in reversed(self.processes):
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

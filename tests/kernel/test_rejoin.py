@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DAEMON = os.path.join(REPO, "plugins", "module_utils", "rejoin", "daemon.py")
+from two_paths import TwoPaths
+
 PORT = 5290
 SERVER = "198.18.191.2"
 SECOND = "198.18.192.1"
@@ -57,41 +57,13 @@ while True:
 """
 
 
-class Paths:
-    """Client and server namespaces joined by two veth pairs, 198.18.191.0/24 (the first
-    path, the connection's) and 198.18.192.0/24 (the second: a `subflow` endpoint, id 5,
-    on the client's c2)."""
+class Paths(TwoPaths):
+    """two_paths.TwoPaths on 198.18.191.0/24 (the first path, the connection's) and
+    198.18.192.0/24 (the second), with a client program that samples its subflow count."""
 
     def __init__(self, make_netns):
-        self.client = make_netns()
-        self.server = make_netns()
-        self.client.link_to(self.server, "c1", "s1", "198.18.191.1/24", SERVER + "/24")
-        self.client.link_to(self.server, "c2", "s2", SECOND + "/24", "198.18.192.2/24")
-        for ns in (self.client, self.server):
-            ns.ip("mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2")
-        self.client.exec("sysctl", "-qw", "net.ipv4.tcp_retries2=3")
-        self.endpoint = dict(address=SECOND, dev="c2", id=5, flags=["subflow"])
-        self.client.ip("mptcp", "endpoint", "add", SECOND, "dev", "c2", "id", "5", "subflow")
-        self.processes = []
+        super().__init__(make_netns, "198.18.191", "198.18.192")
         self.samples = []
-
-    def start(self, ns, argv, **kwargs):
-        process = subprocess.Popen(["ip", "netns", "exec", ns.name] + argv, text=True, **kwargs)
-        self.processes.append(process)
-        return process
-
-    def start_daemon(self, directory):
-        config = os.path.join(directory, "rejoin.json")
-        with open(config, "w") as handle:
-            json.dump(dict(ip="ip", settle=0.3, endpoints=[self.endpoint]), handle)
-        path = os.path.join(directory, "daemon.log")
-        log = open(path, "w")
-        self.daemon = self.start(self.client, [sys.executable, DAEMON, config], stdout=log, stderr=log)
-        # It says "watching" once it listens and has read the host's links and addresses.
-        deadline = time.monotonic() + BOUND
-        while "watching" not in open(path).read():
-            assert self.daemon.poll() is None and time.monotonic() < deadline, open(path).read()
-            time.sleep(0.05)
 
     def connect(self):
         server = self.start(self.server, [sys.executable, "-c", SERVER_PROGRAM, str(PORT)], stdout=subprocess.PIPE)
@@ -115,11 +87,6 @@ class Paths:
             if int(count) == extra:
                 return float(when)
         return None
-
-    def stop(self):
-        for process in reversed(self.processes):
-            process.kill()
-            process.wait()
 
     def second_subflow_ports(self):
         """`ss`: the local and remote address:port of each established subflow from the second path."""

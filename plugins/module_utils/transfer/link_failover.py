@@ -165,9 +165,15 @@ class LinkFailure:
         done. Raises MptcpError when the link cannot be brought up."""
         if not self.failed:
             return self.report
-        self._ip("link", "set", "dev", self.interface, "up")
+        self._bring_back()
         self.failed = False
         self.report["up_at"] = self._clock()
+        return self._after_back(wait)
+
+    def _bring_back(self):
+        self._ip("link", "set", "dev", self.interface, "up")
+
+    def _after_back(self, wait):
         self._wait_up(wait)
         return self._add_back(wait)
 
@@ -241,11 +247,10 @@ class AddressRemoval(LinkFailure):
         self.failed = True
         self.report["down_at"] = self._clock()
 
-    def restore(self, wait=5.0):
-        if not self.failed:
-            return self.report
-        self.failed = False
-        self.report["up_at"] = self._clock()
+    def _bring_back(self):
+        pass  # the link stayed up
+
+    def _after_back(self, wait):
         return self._add_back(wait)
 
 
@@ -270,11 +275,10 @@ class NetworkManagerDisconnect(LinkFailure):
         self.failed = True
         self.report["down_at"] = self._clock()
 
-    def restore(self, wait=5.0):
-        if not self.failed:
-            return self.report
-        self.failed = False
-        self.report["up_at"] = self._clock()
+    def _bring_back(self):
+        pass  # up_at is when `nmcli device connect` starts: it waits for the activation
+
+    def _after_back(self, wait):
         self._nmcli("device", "connect", self.interface)
         self.report.update({"addresses_readded": [], "routes_restored": 0, "restored": True})
         return self.report
