@@ -183,7 +183,7 @@ def test_mptcpize_services_are_refused_on_debian_11_which_ships_no_mptcpize(lab,
     assert stats["failures"] == 1 and failed_cleanly(failed), failed
     if install:
         # Not apt's "Unable to locate package": the role knows Debian 11 has none.
-        assert "mptcp_mptcpize_services lists iperf3, but Debian 11" in failed["msg"], failed["msg"]
+        assert "mptcp_mptcpize_services lists iperf3.service, but Debian 11" in failed["msg"], failed["msg"]
         assert "ships no mptcpize library" in failed["msg"], failed["msg"]
     else:
         assert "mptcp_mptcpize_services lists iperf3.service, but %s has no mptcpize library" % old in failed["msg"]
