@@ -396,7 +396,7 @@ def test_mptcp_disabled_by_sysctl_warns(nm):
 @pytest.mark.parametrize("args, message", [
     ({"profiles": [{"name": "lab-eth0", "flags": ["signal"]}, {"name": "lab-eth1", "flags": ["sigal"]}]},
      "value of flags must be one or more of: disabled, enabled, also-without-sysctl, "
-     "also-without-default-route, signal, subflow, backup, fullmesh. Got no match for: sigal"),
+     "also-without-default-route, signal, subflow, backup, fullmesh, laminar. Got no match for: sigal"),
     ({"profiles": [{"name": "lab-eth0", "flags": ["signal"]},
                    {"name": "lab-eth1", "flags": ["disabled", "subflow"]}]},
      "profiles[1] ('lab-eth1'): 'disabled' cannot be combined with other flags (got disabled, subflow)"),
