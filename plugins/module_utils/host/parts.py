@@ -92,7 +92,7 @@ def _run_path_manager(make_request):
 def run_systemd(params, check_mode, host):
     put_back = []
     result = ensure_systemd(params, check_mode, host, put_back_out=put_back)
-    return result, (lambda: put_back[0].run()) if put_back else None
+    return result, put_back[0].run if put_back else None
 
 
 def run_rejoin(params, check_mode, host):
