@@ -7,6 +7,9 @@ again; verify fails where that takes more than mptcp_verify_rejoin_max_seconds (
 - Without NetworkManager (stopped on the client) and with mptcp-rejoin (the role's
   mptcp_rejoin: true): eth1's addresses removed and added back, the path is used again.
 - Without either: it is not, and verify says so and fails.
+- With NetworkManager running and the role's own split (NetworkManager owns eth0's
+  endpoint, the role eth1's) and mptcp-rejoin: the address removed and added back, the
+  path is used again.
 - With NetworkManager owning eth1's endpoint, source route and rule (its profile's
   mptcp-flags, routes and routing rules), no mptcp-rejoin: NetworkManager's own way
   (`nmcli device disconnect` and `connect`) gives the path back; an address removed and
@@ -115,6 +118,22 @@ def test_without_networkmanager_and_without_mptcp_rejoin_it_is_not_used_again_an
     assert proc.returncode != 0
     assert "with eth1 taken away (address) and given back: the connection did not use it again (within 5 s expected)" \
         in proc.stdout, proc.stdout[-3000:]
+
+
+def test_with_networkmanager_running_mptcp_rejoin_gives_the_role_s_endpoint_back(routed, capsys):
+    """The role's own setup on a host with NetworkManager: NetworkManager owns eth0's
+    endpoint, the role eth1's (lab-eth1 at disabled), mptcp-rejoin watches eth1's. An
+    address removed and given back behind NetworkManager's back: mptcp-rejoin re-adds
+    the endpoint and the path is used again, NetworkManager running beside it."""
+    routed.exec(routed.client, "systemctl", "start", "NetworkManager.service")
+    routed.exec(routed.client, "systemctl", "start", "mptcp-rejoin.service")
+    routed.exec(routed.client, "nm-online", "-s", "-q", "-t", "30")
+    proc, rejoin, events = verify(routed, "address")
+    show(capsys, "with NetworkManager running, with mptcp-rejoin", rejoin)
+    assert routed.exec(routed.client, "systemctl", "is-active", "NetworkManager.service").stdout.strip() == "active"
+    assert kinds(events)[:3] == ["SF_ESTABLISHED", "SF_CLOSED", "SF_ESTABLISHED"], events
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert rejoin["subflow_closed"] and rejoin["rejoined"] and rejoin["new_subflow"], rejoin
 
 
 @pytest.fixture
