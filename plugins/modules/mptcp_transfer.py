@@ -356,7 +356,8 @@ paths:
   description:
     - The subflows when the last byte was sent, with their TCP state and addresses (from
       C(MPTCP_TCPINFO) and C(MPTCP_SUBFLOW_ADDRS)); empty without MPTCP or before Linux 5.16.
-    - Since 1.2.0 each also has the byte counters of RV(subflow_stats) as of then.
+    - Each has the fields of RV(subflow_stats) (its addresses and ports, and since 1.2.0
+      its byte counters as of then), and its TCP state.
   returned: role is client
   type: list
   elements: dict
@@ -364,18 +365,6 @@ paths:
     state:
       description: The subflow's TCP state, like V(established).
       type: str
-    local:
-      description: Local address.
-      type: str
-    local_port:
-      description: Local port.
-      type: int
-    remote:
-      description: Remote address.
-      type: str
-    remote_port:
-      description: Remote port.
-      type: int
   sample: [{"state": "established", "local": "198.18.1.20", "local_port": 41872, "remote": "198.18.1.10", "remote_port": 5210},
            {"state": "established", "local": "198.18.2.20", "local_port": 51537, "remote": "198.18.2.10", "remote_port": 5210}]
 subflow_stats:
