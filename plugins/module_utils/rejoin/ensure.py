@@ -16,7 +16,15 @@ import stat
 from ansible_collections.mptcp.linux.plugins.module_utils.atomic_file import FILE_MODE, commit, read_text, remove, stage
 from ansible_collections.mptcp.linux.plugins.module_utils.errors import MptcpError
 from ansible_collections.mptcp.linux.plugins.module_utils.rejoin.files import UNIT_NAME, config_text, program_text, unit_text
-from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import Systemctl, Wanted, apply_plan, plan_changes, read_found, unit_path
+from ansible_collections.mptcp.linux.plugins.module_utils.systemd.files import (
+    PutBack,
+    Systemctl,
+    Wanted,
+    apply_plan,
+    plan_changes,
+    read_found,
+    unit_path,
+)
 
 
 def _state(path):
@@ -82,17 +90,41 @@ def ensure(params, check_mode, host):
                           "active\n" if present else "inactive\n"))
     changed = bool(file_changes or unit_plan.changed or action)
     if changed and not check_mode:
-        if action == "stop":
-            systemctl.call("stop", UNIT_NAME)
-        for path, text in file_changes:
-            if text is None:
-                remove(path)
-            else:
-                commit(host, stage(path, text), path)
-        apply_plan(host, unit_plan, UNIT_NAME, systemctl)
-        if action in ("start", "restart"):
-            systemctl.call(action, UNIT_NAME)
+        _apply(host, systemctl, action, file_changes, unit_plan)
     result = dict(changed=changed, files_changed=files_changed, unit_enabled=present, running=present)
     if host.diff:
         result["diff"] = diff + unit_plan.diff
     return result
+
+
+def _apply(host, systemctl, action, file_changes, unit_plan):
+    """Stop, write the program and its configuration, the unit, then start: a step refused
+    puts back the steps before it (the files' texts, the unit, a stopped service started
+    again), and the error says so."""
+    files = PutBack(host, systemctl, UNIT_NAME)
+    unit = None
+    stopped = False
+    try:
+        if action == "stop":
+            systemctl.call("stop", UNIT_NAME)
+            stopped = True
+        for path, text in file_changes:
+            before = read_text(path)
+            if text is None:
+                remove(path)
+            else:
+                commit(host, stage(path, text), path)
+            files.files.append((path, before))
+        unit = apply_plan(host, unit_plan, UNIT_NAME, systemctl)
+        if action in ("start", "restart"):
+            systemctl.call(action, UNIT_NAME)
+    except MptcpError as error:
+        problems = (unit.run() if unit else []) + files.run()
+        if stopped:
+            try:
+                systemctl.call("start", UNIT_NAME)
+            except MptcpError as start_error:
+                problems.append("%s" % start_error)
+        raise MptcpError("%s; %s" % (("%s" % error).rstrip("."), (
+            "putting mptcp-rejoin back failed: %s" % "; ".join(problems) if problems
+            else "mptcp-rejoin's program and configuration were put back as they were")))

@@ -28,11 +28,14 @@ class Systemd:
         self.enabled = set()
         self.active = set()
         self.calls = []
+        self.refuse = None  # a verb that fails, as systemd refusing it
 
     def __call__(self, argv):
         verb, name = argv[1], (argv[2] if len(argv) > 2 else None)
         if verb not in ("is-enabled", "is-active"):
             self.calls.append(" ".join(argv[1:]))
+        if verb == self.refuse:
+            return 1, "", "Job for %s failed" % name
         if verb == "is-enabled":
             return (0, "enabled\n", "") if name in self.enabled else (1, "disabled\n", "")
         if verb == "is-active":
@@ -177,6 +180,28 @@ def test_a_file_with_the_right_text_but_the_wrong_mode_is_written_again(tmp_path
     assert result["files_changed"] == [str(tmp_path / "rejoin.json")]
     assert oct((tmp_path / "rejoin.json").stat().st_mode & 0o777) == "0o644"
     assert ensure(params(tmp_path), False, host)["changed"] is False
+
+
+@pytest.mark.parametrize("refused", ["start", "daemon-reload"])
+def test_a_refused_install_puts_the_program_configuration_and_unit_back(tmp_path, refused):
+    """systemd refusing to start the service (or to reload): no program, configuration or
+    unit left behind, the unit not enabled, and the error says they were put back."""
+    host = Host()
+    host.systemd.refuse = refused
+    with pytest.raises(MptcpError, match="systemctl %s.*failed .*put back as they were" % refused):
+        ensure(params(tmp_path), False, host)
+    assert files(tmp_path) == []
+    assert host.systemd.enabled == set()
+
+
+def test_a_refused_change_puts_the_old_configuration_back(tmp_path):
+    host = Host()
+    ensure(params(tmp_path), False, host)
+    before = (tmp_path / "rejoin.json").read_text()
+    host.systemd.refuse = "restart"
+    with pytest.raises(MptcpError, match="systemctl restart mptcp-rejoin.service failed"):
+        ensure(params(tmp_path, endpoints=[dict(ENDPOINT, flags=["subflow", "backup"])]), False, host)
+    assert (tmp_path / "rejoin.json").read_text() == before
 
 
 def test_the_systemd_part_is_undone_when_the_rejoin_part_after_it_is_refused(tmp_path):
