@@ -93,12 +93,15 @@ def test_failover_gap_at_the_receiver(pair):
     around = [(a, b) for a, b in zip(timeline["samples"], timeline["samples"][1:])
               if a[0] <= start + 0.001 and b[0] >= end - 0.002]
     assert around, (start, end, timeline["samples"])
-    # The c1 subflow carried part of the data only, all of it through c1 (its link
-    # counted at least as much), and c2 the rest.
+    # The c1 subflow carried part of the data only, all of it through c1, and c2 the rest:
+    # what the peer acknowledged on a subflow crossed that subflow's link, so its link
+    # counted at least as much. (Not bytes_sent: what c1's shaping queue held when the link
+    # went down counts as sent by TCP and never reached the link; seen 3543092 bytes sent
+    # against 3454092 on the link.)
     stats = by_interface(client["subflow_stats"])
     assert stats["c1"]["bytes_sent"] < failover["after_bytes"]
-    assert stats["c1"]["bytes_sent"] <= counters.sent["c1"]
-    assert stats["c2"]["bytes_sent"] <= counters.sent["c2"]
+    assert stats["c1"]["bytes_acked"] <= counters.sent["c1"], (stats["c1"], counters.sent)
+    assert stats["c2"]["bytes_acked"] <= counters.sent["c2"], (stats["c2"], counters.sent)
     assert stats["c1"]["bytes_acked"] + stats["c2"]["bytes_acked"] >= 24 << 20
 
 
